@@ -1,0 +1,267 @@
+"""One settings model for the whole platform.
+
+``WATERSHED_ENV`` selects the backing services:
+
+* ``local`` (default): a folder lake under ``.local/lake`` (or the local S3 server when
+  ``WATERSHED_LAKE_URI=s3a://...``), a DuckDB warehouse file, the local Kafka broker started by
+  ``watershed stack up`` and Spark in ``local[*]`` mode. Development secrets have defaults.
+* ``prod``: S3, Snowflake, a Kafka cluster and a Spark cluster. Every secret must be given in the
+  environment; development defaults and placeholder values are refused.
+
+Every field can be overridden with ``WATERSHED_<FIELD>`` (for example ``WATERSHED_KAFKA_PORT=19092``).
+Secrets are ``SecretStr``: they print as ``**********`` and :meth:`Settings.describe` never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from watershed.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+DEFAULT_TOPICS: dict[str, int] = {
+    "user-events": 3,
+    "transaction-data": 6,
+    "ad-events": 3,
+    "events-invalid": 1,
+    "real-time-metrics": 1,
+    "alerts": 1,
+}
+
+# Development-only secret values: accepted in local, refused in prod.
+_DEV_S3_ACCESS_KEY = "watershed"
+_DEV_S3_SECRET_KEY = "watershed-local-secret"
+_DEV_PII_KEY = "watershed-local-development-pii-key"
+_PLACEHOLDERS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "password",
+        "xxx",
+        "todo",
+        "placeholder",
+        _DEV_S3_ACCESS_KEY,
+        _DEV_S3_SECRET_KEY,
+        _DEV_PII_KEY,
+    }
+)
+
+_SECRET_FIELDS = frozenset({"pii_hash_key", "snowflake_password", "s3_access_key", "s3_secret_key"})
+
+# Secrets required when WATERSHED_ENV=prod, with what they are for.
+PROD_SECRETS: dict[str, str] = {
+    "pii_hash_key": "the HMAC key that pseudonymises email, phone and IP",
+    "snowflake_password": "the Snowflake password of WATERSHED_SNOWFLAKE_USER",
+}
+# Plain settings required when WATERSHED_ENV=prod (no sensible default exists).
+PROD_REQUIRED: dict[str, str] = {
+    "lake_uri": "the lake location, e.g. s3a://my-bucket/watershed",
+    "kafka_bootstrap_servers": "the Kafka cluster, e.g. b-1.kafka:9092,b-2.kafka:9092",
+    "spark_master": "the Spark master URL, e.g. spark://spark-master:7077",
+    "snowflake_account": "the Snowflake account identifier",
+    "snowflake_user": "the Snowflake user",
+}
+
+
+class Settings(BaseSettings):
+    """Typed configuration; see the module docstring for how environments work."""
+
+    model_config = SettingsConfigDict(env_prefix="WATERSHED_", extra="ignore", frozen=True)
+
+    env: Literal["local", "prod"] = "local"
+
+    # Where local state lives: data, logs and pid files of the local stack.
+    state_dir: Path = REPO_ROOT / ".local"
+    # Where `make setup` puts the JVM jars and built binaries.
+    cache_dir: Path = REPO_ROOT / ".cache"
+
+    # The lake: a local folder path / file:// URI, or s3a://bucket/prefix.
+    lake_uri: str | None = None
+
+    # Kafka
+    kafka_bootstrap_servers: str | None = None
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_topics: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))
+    kafka_heap: str = "768m"
+
+    # S3-compatible object store (the local one is started by `watershed stack up`)
+    s3_port: int = Field(9000, ge=1, le=65535)
+    s3_endpoint: str | None = None
+    s3_bucket: str = "watershed"
+    s3_region: str = "us-east-1"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+
+    # Spark
+    spark_master: str | None = None
+    spark_driver_memory: str = "4g"
+    spark_shuffle_partitions: int | None = Field(None, ge=1)
+
+    # Warehouse: DuckDB locally, Snowflake in prod
+    duckdb_path: Path | None = None
+    snowflake_account: str | None = None
+    snowflake_user: str | None = None
+    snowflake_password: SecretStr | None = None
+    snowflake_role: str = "TRANSFORMER"
+    snowflake_warehouse: str = "TRANSFORMING"
+    snowflake_database: str = "WATERSHED"
+
+    # Personal data: keyed hashing (HMAC-SHA256) with a key id stored beside each hash
+    pii_hash_key: SecretStr | None = None
+    pii_hash_key_id: str = "k1"
+
+    @field_validator("kafka_topics")
+    @classmethod
+    def _positive_partitions(cls, topics: dict[str, int]) -> dict[str, int]:
+        bad = [f"{name}={n}" for name, n in topics.items() if n < 1]
+        if bad:
+            raise ValueError(f"partition counts must be >= 1 (got {', '.join(bad)})")
+        return topics
+
+    @model_validator(mode="after")
+    def _check_environment(self) -> Settings:
+        if self.env != "prod":
+            return self
+        missing = [name for name in PROD_REQUIRED if getattr(self, name) in (None, "")]
+        missing += [name for name in PROD_SECRETS if getattr(self, name) is None]
+        if missing:
+            name = missing[0]
+            what = PROD_REQUIRED.get(name) or PROD_SECRETS[name]
+            raise ValueError(
+                f"WATERSHED_{name.upper()} is required when WATERSHED_ENV=prod ({what})"
+                + (f"; also missing: {', '.join('WATERSHED_' + m.upper() for m in missing[1:])}"
+                   if len(missing) > 1 else "")
+            )
+        for name in [*PROD_SECRETS, "s3_access_key", "s3_secret_key"]:
+            value = getattr(self, name)
+            if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
+                raise ValueError(
+                    f"WATERSHED_{name.upper()} holds a placeholder or development value; "
+                    "set a real secret for WATERSHED_ENV=prod"
+                )
+        if not str(self.lake_uri).startswith(("s3a://", "s3://")):
+            raise ValueError(
+                f"WATERSHED_LAKE_URI must be an s3a:// URI when WATERSHED_ENV=prod (got {self.lake_uri!r})"
+            )
+        return self
+
+    # ---- resolved values (environment defaults applied) -------------------------------------
+
+    @property
+    def lake(self) -> str:
+        """The lake root as a URI Spark understands: ``file:///...`` or ``s3a://bucket/prefix``."""
+        if self.lake_uri:
+            uri = self.lake_uri.rstrip("/")
+            if uri.startswith("s3://"):
+                uri = "s3a://" + uri[len("s3://") :]
+            if "://" not in uri:
+                uri = Path(uri).resolve().as_uri()
+            return uri
+        return (self.state_dir / "lake").resolve().as_uri()
+
+    @property
+    def lake_is_s3(self) -> bool:
+        return self.lake.startswith("s3a://")
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def s3_endpoint_url(self) -> str | None:
+        if self.s3_endpoint:
+            return self.s3_endpoint
+        return f"http://127.0.0.1:{self.s3_port}" if self.env == "local" else None
+
+    @property
+    def s3_credentials(self) -> tuple[str, str] | None:
+        """(access key, secret key); None in prod without keys (use the instance's role)."""
+        if self.s3_access_key and self.s3_secret_key:
+            return self.s3_access_key.get_secret_value(), self.s3_secret_key.get_secret_value()
+        if self.env == "local":
+            return _DEV_S3_ACCESS_KEY, _DEV_S3_SECRET_KEY
+        return None
+
+    @property
+    def spark_master_url(self) -> str:
+        return self.spark_master or "local[*]"
+
+    @property
+    def shuffle_partitions(self) -> int:
+        """Small machines drown in Spark's default 200 partitions; size them to the cores."""
+        if self.spark_shuffle_partitions:
+            return self.spark_shuffle_partitions
+        return max(2, 2 * (os.cpu_count() or 2))
+
+    @property
+    def warehouse(self) -> Literal["duckdb", "snowflake"]:
+        return "snowflake" if self.env == "prod" else "duckdb"
+
+    @property
+    def duckdb_file(self) -> Path:
+        return self.duckdb_path or self.state_dir / "warehouse.duckdb"
+
+    @property
+    def pii_key(self) -> bytes:
+        key = self.pii_hash_key.get_secret_value() if self.pii_hash_key else _DEV_PII_KEY
+        return key.encode()
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.cache_dir / "jars"
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved configuration without any secret value (safe to print or log)."""
+        return {
+            "env": self.env,
+            "state_dir": str(self.state_dir),
+            "lake": self.lake,
+            "kafka_bootstrap_servers": self.kafka_bootstrap,
+            "kafka_topics": dict(self.kafka_topics),
+            "s3_endpoint": self.s3_endpoint_url,
+            "s3_bucket": self.s3_bucket,
+            "spark_master": self.spark_master_url,
+            "spark_shuffle_partitions": self.shuffle_partitions,
+            "warehouse": self.warehouse,
+            "duckdb_path": str(self.duckdb_file) if self.warehouse == "duckdb" else None,
+            "snowflake_account": self.snowflake_account,
+            "secrets_set": sorted(
+                name
+                for name in ("pii_hash_key", "snowflake_password", "s3_access_key", "s3_secret_key")
+                if getattr(self, name) is not None
+            ),
+        }
+
+
+def _one_line(error: ValidationError) -> str:
+    """Turn pydantic's multi-line report into one line naming the variable to fix."""
+    first = error.errors()[0]
+    loc = [str(part) for part in first.get("loc", ()) if part != "__root__"]
+    msg = first.get("msg", "invalid value").removeprefix("Value error, ")
+    if loc:
+        var = "WATERSHED_" + loc[0].upper()
+        if first.get("type") == "literal_error" and loc[0] == "env":
+            return f"{var} must be 'local' or 'prod' (got {first.get('input')!r})"
+        if loc[0] in _SECRET_FIELDS:
+            return f"{var}: {msg}"
+        return f"{var}: {msg} (got {first.get('input')!r})"
+    return msg
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; configuration mistakes raise :class:`ConfigError`
+    with one line that says what to fix."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_one_line(error)) from None
