@@ -1,0 +1,81 @@
+# Watershed: `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE := .cache
+MVN := mvn -q -B -s jars/settings.xml
+# MinIO, pinned to a commit, built from the Go module proxy (no binary download needed)
+MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
+export WATERSHED_STATE_DIR ?= $(CURDIR)/.local
+
+.PHONY: help setup java demo test up down status bench lint constraints clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: java $(VENV)/.installed $(CACHE)/jars/kafka/.resolved $(CACHE)/jars/spark/.resolved $(CACHE)/bin/minio ## Install everything (idempotent): .venv, JVM jars, MinIO
+
+java:
+	@command -v java >/dev/null || { echo "error: Java 17+ is required (Kafka, Spark): install OpenJDK 17, e.g. apt-get install openjdk-17-jre-headless" >&2; exit 2; }
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	  if [ "$${v:-0}" -lt 17 ]; then echo "error: Java 17+ is required, found Java $$v: install OpenJDK 17 or set JAVA_HOME" >&2; exit 2; fi
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is required (set PYTHON=... to another 3.11)" >&2; exit 2; }
+	@echo "==> Python environment in $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+$(CACHE)/jars/kafka/.resolved: jars/kafka/pom.xml jars/settings.xml
+	@echo "==> Kafka broker jars from Maven Central"
+	@rm -rf $(@D) && mkdir -p $(@D)
+	$(MVN) -f jars/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(@D)
+	@touch $@
+
+$(CACHE)/jars/spark/.resolved: jars/spark/pom.xml jars/settings.xml $(VENV)/.installed
+	@echo "==> Spark extras (Kafka connector, S3A) from Maven Central"
+	@rm -rf $(@D) && mkdir -p $(@D)
+	$(MVN) -f jars/spark/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(@D)
+	$(BIN)/python -m watershed.spark prune-jars $(@D)
+	@touch $@
+
+$(CACHE)/bin/minio:
+	@command -v go >/dev/null || { echo "error: Go is required to build the local S3 server (MinIO)" >&2; exit 2; }
+	@echo "==> MinIO (S3-compatible server) built from the Go module proxy; first build takes a few minutes"
+	GOBIN=$(CURDIR)/$(CACHE)/bin GOFLAGS=-buildvcs=false go install $(MINIO_MODULE)
+
+up: setup ## Start the local stack (Kafka, S3) as local processes
+	$(BIN)/watershed stack up
+
+down: ## Stop the local stack
+	@test -x $(BIN)/watershed && $(BIN)/watershed stack down || true
+
+status: ## Show the local stack's health
+	$(BIN)/watershed stack status
+
+demo: setup ## Run the platform's main job on the local default and print what happened
+	$(BIN)/watershed stack up
+	$(BIN)/watershed demo
+
+test: setup ## Run the test suite (starts its own stack on separate ports)
+	$(BIN)/pytest
+
+bench: setup ## Run the benchmarks; figures go to BENCHMARKS.md
+	@for b in bench/[a-z]*.py; do echo "==> $$b"; $(BIN)/python $$b; done
+
+lint: setup ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+constraints: ## Re-pin constraints.txt from the current .venv
+	@{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^watershed'; } > constraints.new && mv constraints.new constraints.txt
+
+clean: down ## Remove local state (.local); keeps .venv and .cache
+	rm -rf .local

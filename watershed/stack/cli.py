@@ -1,0 +1,63 @@
+"""`watershed stack up|down|status|logs`."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from watershed.settings import load_settings
+from watershed.stack.stack import SERVICES, Stack
+
+_services = click.argument("services", nargs=-1, type=click.Choice(sorted(SERVICES)))
+
+
+@click.group()
+def stack() -> None:
+    """Run the local services (Kafka, S3) as plain processes under .local/."""
+
+
+@stack.command()
+@_services
+def up(services: tuple[str, ...]) -> None:
+    """Start the services (all by default); a second `up` is harmless."""
+    Stack(load_settings(), services).up(echo=click.echo)
+
+
+@stack.command()
+@_services
+def down(services: tuple[str, ...]) -> None:
+    """Stop what `up` started, and only that."""
+    Stack(load_settings(), services).down(echo=click.echo)
+
+
+@stack.command()
+@_services
+def status(services: tuple[str, ...]) -> None:
+    """Print each service with its health; exit 1 when one is not running."""
+    rows = Stack(load_settings(), services).status()
+    for row in rows:
+        pid = str(row.pid) if row.pid else "-"
+        click.echo(f"{row.name:<6} {row.state:<10} pid {pid:<8} {row.address:<24} {row.detail}")
+    if any(row.state != "running" for row in rows):
+        raise SystemExit(1)
+
+
+@stack.command()
+@click.argument("service", type=click.Choice(sorted(SERVICES)))
+@click.option("-n", "--lines", default=50, show_default=True, help="Lines to show.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+def logs(service: str, lines: int, follow: bool) -> None:
+    """Show a service's log."""
+    the_stack = Stack(load_settings(), [service])
+    svc = the_stack.services[0]
+    click.echo(the_stack.tail(svc, lines))
+    if follow and svc.log.exists():
+        with open(svc.log, errors="replace") as handle:
+            handle.seek(0, 2)
+            while True:
+                line = handle.readline()
+                if line:
+                    click.echo(line, nl=False)
+                else:
+                    time.sleep(0.5)
