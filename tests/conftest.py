@@ -8,26 +8,13 @@ run); it is stopped when the session ends.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from watershed.settings import Settings
 from watershed.stack import Stack
-
-
-def free_port(preferred: int) -> int:
-    """`preferred` if nobody listens there, else any free port."""
-    for candidate in (preferred, 0):
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise RuntimeError("no free port")
+from watershed.stack.process import free_port
 
 
 @pytest.fixture(scope="session")

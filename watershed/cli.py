@@ -19,6 +19,7 @@ from watershed.errors import WatershedError
 _COMMANDS = [
     "watershed.stack.cli:stack",
     "watershed.config_cli:config",
+    "watershed.demo:demo",
 ]
 
 

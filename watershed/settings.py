@@ -252,7 +252,7 @@ def _one_line(error: ValidationError) -> str:
         var = "WATERSHED_" + loc[0].upper()
         if first.get("type") == "literal_error" and loc[0] == "env":
             return f"{var} must be 'local' or 'prod' (got {first.get('input')!r})"
-        if loc[0] in _SECRET_FIELDS:
+        if loc[0] in _SECRET_FIELDS or first.get("type") == "value_error":  # our messages say it all
             return f"{var}: {msg}"
         return f"{var}: {msg} (got {first.get('input')!r})"
     return msg

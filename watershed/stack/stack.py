@@ -48,7 +48,7 @@ class Service(ABC):
     @property
     @abstractmethod
     def ports(self) -> dict[str, int]:
-        """Every port the service listens on, by role ('kafka', 'controller', 's3')."""
+        """Every port the service listens on, by role ("broker", "controller", "s3")."""
 
     @property
     @abstractmethod
@@ -83,7 +83,7 @@ class Kafka(Service):
 
     @property
     def ports(self) -> dict[str, int]:
-        return {"kafka": self.settings.kafka_port, "controller": self.settings.kafka_controller_port}
+        return {"broker": self.settings.kafka_port, "controller": self.settings.kafka_controller_port}
 
     @property
     def address(self) -> str:
@@ -286,7 +286,7 @@ class Stack:
         service.check_installed()
         for role, port in service.ports.items():
             if not port_free(port):
-                var = {"kafka": "KAFKA_PORT", "controller": "KAFKA_CONTROLLER_PORT", "s3": "S3_PORT"}[role]
+                var = {"broker": "KAFKA_PORT", "controller": "KAFKA_CONTROLLER_PORT", "s3": "S3_PORT"}[role]
                 raise StackError(
                     f"port {port} ({service.name} {role}) is already in use by another process: "
                     f"stop it or set WATERSHED_{var} to a free port"

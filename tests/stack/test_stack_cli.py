@@ -1,0 +1,150 @@
+"""`watershed stack` as a user runs it: a real second stack on its own ports and state folder."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from watershed.stack.process import free_port
+
+WATERSHED = str(Path(sys.executable).parent / "watershed")
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([WATERSHED, *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append(f"{entry.name}: {cmdline[:120]}")
+    return found
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WATERSHED_")}
+    return {
+        **clean,
+        "WATERSHED_STATE_DIR": str(tmp_path / "state"),
+        "WATERSHED_KAFKA_PORT": str(free_port(29092)),
+        "WATERSHED_KAFKA_CONTROLLER_PORT": str(free_port(29093)),
+        "WATERSHED_S3_PORT": str(free_port(29000)),
+    }
+
+
+def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None:
+    ports = [int(env[k]) for k in ("WATERSHED_KAFKA_PORT", "WATERSHED_KAFKA_CONTROLLER_PORT", "WATERSHED_S3_PORT")]
+    state = env["WATERSHED_STATE_DIR"]
+    try:
+        first = run(env, "stack", "up")
+        assert first.returncode == 0, first.stderr
+        assert [line.split(":")[0] for line in first.stdout.splitlines()] == ["kafka", "s3"]
+        assert all(": started (pid " in line for line in first.stdout.splitlines())
+        assert all(listening(p) for p in ports)
+
+        second = run(env, "stack", "up")  # harmless: nothing restarted
+        assert second.returncode == 0, second.stderr
+        assert [line.split(" (pid ")[0] for line in second.stdout.splitlines()] == [
+            "kafka: already running",
+            "s3: already running",
+        ]
+        pids = [line.split("(pid ")[1].split(")")[0] for line in first.stdout.splitlines()]
+        assert pids == [line.split("(pid ")[1].split(")")[0] for line in second.stdout.splitlines()]
+
+        status = run(env, "stack", "status")
+        assert status.returncode == 0
+        kafka_line, s3_line = status.stdout.splitlines()
+        assert kafka_line.split()[:2] == ["kafka", "running"]
+        assert kafka_line.endswith(
+            "topics user-events:3 transaction-data:6 ad-events:3 events-invalid:1 real-time-metrics:1 alerts:1"
+        )
+        assert s3_line.split()[:2] == ["s3", "running"] and s3_line.endswith("bucket watershed")
+        assert processes_mentioning(state)
+    finally:
+        down = run(env, "stack", "down")
+    assert down.returncode == 0, down.stderr
+    assert [line.split(" (pid ")[0] for line in down.stdout.splitlines()] == ["s3: stopped", "kafka: stopped"]
+    assert [p for p in ports if listening(p)] == []
+    assert processes_mentioning(state) == []
+    stopped = run(env, "stack", "status")
+    assert stopped.returncode == 1
+    assert [line.split()[:2] for line in stopped.stdout.splitlines()] == [["kafka", "stopped"], ["s3", "stopped"]]
+    assert run(env, "stack", "down").stdout.splitlines() == ["s3: not running", "kafka: not running"]
+
+
+def test_port_taken_is_one_clear_line(env: dict[str, str]) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        result = run({**env, "WATERSHED_KAFKA_PORT": str(port)}, "stack", "up", "kafka")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: port {port} (kafka broker) is already in use by another process: "
+        "stop it or set WATERSHED_KAFKA_PORT to a free port\n"
+    )
+
+
+def test_java_missing_is_one_clear_line(env: dict[str, str]) -> None:
+    bare = {k: v for k, v in env.items() if k != "JAVA_HOME"} | {"PATH": "/nonexistent"}
+    result = run(bare, "stack", "up", "kafka")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: Java 17+ is required (Kafka and Spark run on the JVM) but no `java` was found: install OpenJDK 17 "
+        "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME\n"
+    )
+
+
+def test_old_java_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    # a Java 11 stand-in: this machine has only Java 17, and the check is what is under test
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "java"
+    fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.22" 2024-01-16\' >&2\n')
+    fake.chmod(0o755)
+    old = {k: v for k, v in env.items() if k != "JAVA_HOME"} | {"PATH": str(bin_dir)}
+    result = run(old, "stack", "up", "kafka")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: Java 17+ is required but {fake} is Java 11: install OpenJDK 17 or point JAVA_HOME at a newer JDK\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "args", "stderr"),
+    [
+        ({"WATERSHED_ENV": "staging"}, ["stack", "up"], "error: WATERSHED_ENV must be 'local' or 'prod' (got 'staging')\n"),
+        (
+            {"WATERSHED_ENV": "prod", "WATERSHED_LAKE_URI": "s3a://b/p", "WATERSHED_KAFKA_BOOTSTRAP_SERVERS": "k:9092",
+             "WATERSHED_SPARK_MASTER": "spark://m:7077", "WATERSHED_SNOWFLAKE_ACCOUNT": "a",
+             "WATERSHED_SNOWFLAKE_USER": "u", "WATERSHED_SNOWFLAKE_PASSWORD": "real-password-1"},
+            ["config", "show"],
+            "error: WATERSHED_PII_HASH_KEY is required when WATERSHED_ENV=prod "
+            "(the HMAC key that pseudonymises email, phone and IP)\n",
+        ),
+        ({"WATERSHED_S3_PORT": "http"}, ["stack", "status"],
+         "error: WATERSHED_S3_PORT: Input should be a valid integer, unable to parse string as an integer (got 'http')\n"),
+    ],
+)  # fmt: skip
+def test_bad_configuration_is_one_clear_line(env, extra, args, stderr) -> None:  # type: ignore[no-untyped-def]
+    result = run({**env, **extra}, *args)
+    assert result.returncode == 2
+    assert result.stderr == stderr
+    assert "Traceback" not in result.stdout + result.stderr
