@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from watershed.errors import ConfigError
 from watershed.settings import REPO_ROOT, load_settings
 

@@ -36,7 +36,7 @@ DEFAULT_TOPICS: dict[str, int] = {
 
 # Development-only secret values: accepted in local, refused in prod.
 _DEV_S3_ACCESS_KEY = "watershed"
-_DEV_S3_SECRET_KEY = "watershed-local-secret"
+_DEV_S3_SECRET_KEY = "watershed-local-secret"  # noqa: S105 - local-only default, refused in prod
 _DEV_PII_KEY = "watershed-local-development-pii-key"
 _PLACEHOLDERS = frozenset(
     {
@@ -139,8 +139,11 @@ class Settings(BaseSettings):
             what = PROD_REQUIRED.get(name) or PROD_SECRETS[name]
             raise ValueError(
                 f"WATERSHED_{name.upper()} is required when WATERSHED_ENV=prod ({what})"
-                + (f"; also missing: {', '.join('WATERSHED_' + m.upper() for m in missing[1:])}"
-                   if len(missing) > 1 else "")
+                + (
+                    f"; also missing: {', '.join('WATERSHED_' + m.upper() for m in missing[1:])}"
+                    if len(missing) > 1
+                    else ""
+                )
             )
         for name in [*PROD_SECRETS, "s3_access_key", "s3_secret_key"]:
             value = getattr(self, name)

@@ -72,9 +72,7 @@ def s3a_conf(settings: Settings) -> dict[str, str]:
         conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https")).lower()
     creds = settings.s3_credentials
     if creds:
-        conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
-            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
-        )
+        conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
         conf["spark.hadoop.fs.s3a.access.key"] = creds[0]
         conf["spark.hadoop.fs.s3a.secret.key"] = creds[1]
     return conf

@@ -6,6 +6,7 @@ import json
 import uuid
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
 from watershed.settings import DEFAULT_TOPICS
 
 
@@ -69,9 +70,7 @@ def test_produce_acks_all_and_consume_back_exactly(kafka_bootstrap):
     consumer.close()
 
     assert sorted((r.key, r.value["seq"]) for r in received) == sorted((e["user_id"], e["seq"]) for e in sent)
-    assert {json.dumps(r.value, sort_keys=True) for r in received} == {
-        json.dumps(e, sort_keys=True) for e in sent
-    }
+    assert {json.dumps(r.value, sort_keys=True) for r in received} == {json.dumps(e, sort_keys=True) for e in sent}
     # per user (= per key = per partition) the order is the order sent
     for user in partitions_by_user:
         got = [r.value["seq"] for r in sorted(received, key=lambda r: r.offset) if r.key == user]

@@ -9,6 +9,7 @@ from datetime import date
 from kafka import KafkaProducer
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
+
 from watershed import lake
 from watershed.settings import Settings
 
@@ -33,9 +34,7 @@ def test_spark_reads_events_from_kafka(spark, kafka_bootstrap):
         .selectExpr("CAST(key AS STRING) AS key", "CAST(value AS STRING) AS value", "topic")
         .where(f"value LIKE '%{marker}%'")
     )
-    expected = spark.createDataFrame(
-        [Row(key=e["campaign_id"], value=json.dumps(e), topic=topic) for e in sent]
-    )
+    expected = spark.createDataFrame([Row(key=e["campaign_id"], value=json.dumps(e), topic=topic) for e in sent])
     assertDataFrameEqual(frame, expected)
 
 

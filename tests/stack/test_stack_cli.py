@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from watershed.stack.process import free_port
 
 WATERSHED = str(Path(sys.executable).parent / "watershed")
@@ -117,7 +118,7 @@ def test_old_java_is_refused(env: dict[str, str], tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "java"
-    fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.22" 2024-01-16\' >&2\n')
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\n")
     fake.chmod(0o755)
     old = {k: v for k, v in env.items() if k != "JAVA_HOME"} | {"PATH": str(bin_dir)}
     result = run(old, "stack", "up", "kafka")
@@ -130,7 +131,8 @@ def test_old_java_is_refused(env: dict[str, str], tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "args", "stderr"),
     [
-        ({"WATERSHED_ENV": "staging"}, ["stack", "up"], "error: WATERSHED_ENV must be 'local' or 'prod' (got 'staging')\n"),
+        ({"WATERSHED_ENV": "staging"}, ["stack", "up"],
+         "error: WATERSHED_ENV must be 'local' or 'prod' (got 'staging')\n"),
         (
             {"WATERSHED_ENV": "prod", "WATERSHED_LAKE_URI": "s3a://b/p", "WATERSHED_KAFKA_BOOTSTRAP_SERVERS": "k:9092",
              "WATERSHED_SPARK_MASTER": "spark://m:7077", "WATERSHED_SNOWFLAKE_ACCOUNT": "a",
@@ -140,7 +142,8 @@ def test_old_java_is_refused(env: dict[str, str], tmp_path: Path) -> None:
             "(the HMAC key that pseudonymises email, phone and IP)\n",
         ),
         ({"WATERSHED_S3_PORT": "http"}, ["stack", "status"],
-         "error: WATERSHED_S3_PORT: Input should be a valid integer, unable to parse string as an integer (got 'http')\n"),
+         "error: WATERSHED_S3_PORT: Input should be a valid integer, "
+         "unable to parse string as an integer (got 'http')\n"),
     ],
 )  # fmt: skip
 def test_bad_configuration_is_one_clear_line(env, extra, args, stderr) -> None:  # type: ignore[no-untyped-def]

@@ -14,9 +14,10 @@ import subprocess
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from watershed.errors import StackError
 from watershed.settings import Settings
@@ -24,6 +25,7 @@ from watershed.stack.java import require_java
 from watershed.stack.process import PidFile, port_free, port_open, spawn, terminate
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+Echo = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ class Kafka(Service):
             "-cp", f"{self.jars}/*", "kafka.Kafka", str(self.properties),
         ]  # fmt: skip
 
-    def _admin(self):  # type: ignore[no-untyped-def]
+    def _admin(self) -> Any:
         from confluent_kafka.admin import AdminClient
 
         return AdminClient({"bootstrap.servers": self.address, "socket.timeout.ms": 2000})
@@ -270,7 +272,7 @@ class Stack:
         self.settings = settings
         self.services = [SERVICES[n](settings) for n in chosen]
 
-    def up(self, echo=print) -> None:  # type: ignore[no-untyped-def]
+    def up(self, echo: Echo = print) -> None:
         for service in self.services:
             pid = service.pidfile.running_pid()
             if pid is not None and service.healthy():
@@ -282,7 +284,7 @@ class Stack:
                 service.pidfile.remove()
             self._start(service, echo)
 
-    def _start(self, service: Service, echo) -> None:  # type: ignore[no-untyped-def]
+    def _start(self, service: Service, echo: Echo) -> None:
         service.check_installed()
         for role, port in service.ports.items():
             if not port_free(port):
@@ -304,14 +306,13 @@ class Stack:
                 terminate(pid)
                 service.pidfile.remove()
                 raise StackError(
-                    f"{service.name} did not become healthy within {service.startup_timeout:.0f}s; "
-                    f"see {service.log}"
+                    f"{service.name} did not become healthy within {service.startup_timeout:.0f}s; see {service.log}"
                 )
             time.sleep(0.5)
         service.provision()
         echo(f"{service.name}: started (pid {pid}) at {service.address} in {time.monotonic() - started:.1f}s")
 
-    def down(self, echo=print) -> None:  # type: ignore[no-untyped-def]
+    def down(self, echo: Echo = print) -> None:
         for service in reversed(self.services):
             pid = service.pidfile.running_pid()
             if pid is None:
