@@ -50,14 +50,14 @@ $(CACHE)/bin/minio:
 	@echo "==> MinIO (S3-compatible server) built from the Go module proxy; first build takes a few minutes"
 	GOBIN=$(CURDIR)/$(CACHE)/bin GOFLAGS=-buildvcs=false go install $(MINIO_MODULE)
 
-up: setup ## Start the local stack (Kafka, S3) as local processes
-	$(BIN)/watershed stack up
+up: setup ## Start the local stack (Kafka, S3, Airflow at http://127.0.0.1:8080, user admin)
+	$(BIN)/watershed stack up --all
 
 down: ## Stop the local stack
 	@test -x $(BIN)/watershed && $(BIN)/watershed stack down || true
 
 status: ## Show the local stack's health
-	$(BIN)/watershed stack status
+	$(BIN)/watershed stack status --all
 
 demo: setup ## Run the platform's main job on the local default and print what happened
 	$(BIN)/watershed stack up

@@ -55,7 +55,9 @@ _PLACEHOLDERS = frozenset(
     }
 )
 
-_SECRET_FIELDS = frozenset({"pii_hash_key", "snowflake_password", "s3_access_key", "s3_secret_key"})
+_SECRET_FIELDS = frozenset(
+    {"pii_hash_key", "snowflake_password", "s3_access_key", "s3_secret_key", "airflow_admin_password"}
+)
 
 # Secrets required when WATERSHED_ENV=prod, with what they are for.
 PROD_SECRETS: dict[str, str] = {
@@ -115,6 +117,11 @@ class Settings(BaseSettings):
     snowflake_role: str = "TRANSFORMER"
     snowflake_warehouse: str = "TRANSFORMING"
     snowflake_database: str = "WATERSHED"
+
+    # Airflow, run locally by `watershed stack up airflow` (`airflow standalone`)
+    airflow_port: int = Field(8080, ge=1, le=65535)
+    airflow_log_server_port: int = Field(8793, ge=1, le=65535)
+    airflow_admin_password: SecretStr | None = None
 
     # Personal data: keyed hashing (HMAC-SHA256) with a key id stored beside each hash
     pii_hash_key: SecretStr | None = None
@@ -218,6 +225,11 @@ class Settings(BaseSettings):
     def pii_key(self) -> bytes:
         key = self.pii_hash_key.get_secret_value() if self.pii_hash_key else _DEV_PII_KEY
         return key.encode()
+
+    @property
+    def airflow_password(self) -> str:
+        """The local Airflow UI's admin password (user `admin`)."""
+        return self.airflow_admin_password.get_secret_value() if self.airflow_admin_password else "admin"
 
     @property
     def jars_dir(self) -> Path:

@@ -26,14 +26,16 @@ def listening(port: int) -> bool:
 
 
 def processes_mentioning(text: str) -> list[str]:
+    """Live processes whose command line or environment mention `text` (zombies have neither)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                environ = (entry / "environ").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if text in cmdline:
+            if text in cmdline or text in environ:
                 found.append(f"{entry.name}: {cmdline[:120]}")
     return found
 
@@ -81,13 +83,48 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
     finally:
         down = run(env, "stack", "down")
     assert down.returncode == 0, down.stderr
-    assert [line.split(" (pid ")[0] for line in down.stdout.splitlines()] == ["s3: stopped", "kafka: stopped"]
+    assert [line.split(" (pid ")[0] for line in down.stdout.splitlines()] == [
+        "airflow: not running",
+        "s3: stopped",
+        "kafka: stopped",
+    ]
     assert [p for p in ports if listening(p)] == []
     assert processes_mentioning(state) == []
     stopped = run(env, "stack", "status")
     assert stopped.returncode == 1
     assert [line.split()[:2] for line in stopped.stdout.splitlines()] == [["kafka", "stopped"], ["s3", "stopped"]]
-    assert run(env, "stack", "down").stdout.splitlines() == ["s3: not running", "kafka: not running"]
+    assert run(env, "stack", "down").stdout.splitlines() == [
+        "airflow: not running",
+        "s3: not running",
+        "kafka: not running",
+    ]
+
+
+def test_airflow_starts_healthy_and_stops_completely(env: dict[str, str]) -> None:
+    import httpx
+
+    port = free_port(28080)
+    env = {**env, "WATERSHED_AIRFLOW_PORT": str(port), "WATERSHED_AIRFLOW_LOG_SERVER_PORT": str(free_port(28793))}
+    try:
+        started = run(env, "stack", "up", "airflow")
+        assert started.returncode == 0, started.stderr
+        health = httpx.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5).json()
+        assert {k: v["status"] for k, v in health.items()} == {
+            "metadatabase": "healthy",
+            "scheduler": "healthy",
+            "triggerer": "healthy",
+            "dag_processor": "healthy",
+        }
+        # the UI's login takes the configured admin password
+        token = httpx.post(
+            f"http://127.0.0.1:{port}/auth/token", json={"username": "admin", "password": "admin"}, timeout=5
+        )
+        assert token.status_code == 201 and token.json()["access_token"]
+    finally:
+        stopped = run(env, "stack", "down", "airflow")
+    assert stopped.stdout.startswith("airflow: stopped (pid ")
+    assert not listening(port)
+    assert processes_mentioning(env["WATERSHED_STATE_DIR"]) == []
 
 
 def test_port_taken_is_one_clear_line(env: dict[str, str]) -> None:

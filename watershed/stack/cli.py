@@ -19,23 +19,25 @@ def stack() -> None:
 
 @stack.command()
 @_services
-def up(services: tuple[str, ...]) -> None:
-    """Start the services (all by default); a second `up` is harmless."""
-    Stack(load_settings(), services).up(echo=click.echo)
+@click.option("--all", "every", is_flag=True, help="Also start Airflow.")
+def up(services: tuple[str, ...], every: bool) -> None:
+    """Start the services (Kafka and S3 by default); a second `up` is harmless."""
+    Stack(load_settings(), services, every=every).up(echo=click.echo)
 
 
 @stack.command()
 @_services
 def down(services: tuple[str, ...]) -> None:
-    """Stop what `up` started, and only that."""
-    Stack(load_settings(), services).down(echo=click.echo)
+    """Stop what `up` started (every service by default), and only that."""
+    Stack(load_settings(), services, every=True).down(echo=click.echo)
 
 
 @stack.command()
 @_services
-def status(services: tuple[str, ...]) -> None:
+@click.option("--all", "every", is_flag=True, help="Also show Airflow.")
+def status(services: tuple[str, ...], every: bool) -> None:
     """Print each service with its health; exit 1 when one is not running."""
-    rows = Stack(load_settings(), services).status()
+    rows = Stack(load_settings(), services, every=every).status()
     for row in rows:
         pid = str(row.pid) if row.pid else "-"
         click.echo(f"{row.name:<6} {row.state:<10} pid {pid:<8} {row.address:<24} {row.detail}")

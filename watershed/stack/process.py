@@ -74,20 +74,9 @@ def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = Non
     return proc.pid
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # the group may only hold our own zombie child: reap it if it is ours
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pgid, os.WNOHANG)
-    return _start_ticks(pgid) is not None or _group_has_members(pgid)
-
-
-def _group_has_members(pgid: int) -> bool:
+def _proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) of every live (non-zombie) process."""
+    table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -96,24 +85,54 @@ def _group_has_members(pgid: int) -> bool:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+        if fields[0] != "Z":
+            table[int(entry.name)] = (int(fields[1]), int(fields[2]))
+    return table
 
 
-def terminate(pgid: int, *, grace: float = 30.0) -> None:
-    """SIGTERM the whole process group, wait up to `grace` seconds, then SIGKILL what is left."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
+def family(pid: int) -> set[int]:
+    """`pid`, its process group and all their descendants, even those that started a session
+    of their own (Airflow's components do)."""
+    table = _proc_table()
+    members = {p for p, (_, group) in table.items() if group == pid}
+    if pid in table:
+        members.add(pid)
+    grew = True
+    while grew:
+        children = {p for p, (parent, _) in table.items() if parent in members} - members
+        members |= children
+        grew = bool(children)
+    return members
+
+
+def _signal_all(pids: set[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _alive(pids: set[int]) -> set[int]:
+    for pid in pids:  # reap our own exited children so they do not linger as zombies
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+    table = _proc_table()
+    return {p for p in pids if p in table}
+
+
+def terminate(pid: int, *, grace: float = 30.0) -> None:
+    """SIGTERM the service and everything it started, wait up to `grace` seconds, then SIGKILL
+    whatever is left; returns once none of them runs."""
+    members = family(pid)
+    _signal_all(members, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not group_alive(pgid):
+        members = _alive(members | family(pid))
+        if not members:
             return
         time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
+    _signal_all(members | family(pid), signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while group_alive(pgid) and time.monotonic() < deadline:
+    while _alive(members) and time.monotonic() < deadline:
         time.sleep(0.1)
 
 

@@ -9,8 +9,10 @@ the pid; and on `down`, stop exactly the processes it recorded.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from watershed.errors import StackError
-from watershed.settings import Settings
+from watershed.settings import REPO_ROOT, Settings
 from watershed.stack.java import require_java
 from watershed.stack.process import PidFile, port_free, port_open, spawn, terminate
 
@@ -256,16 +258,90 @@ class ObjectStore(Service):
         return f"bucket {self.settings.s3_bucket}"
 
 
-SERVICES: dict[str, type[Service]] = {"kafka": Kafka, "s3": ObjectStore}
+class Airflow(Service):
+    """Airflow 3 (`airflow standalone`: api-server, scheduler, dag-processor, triggerer) with this
+    repository's dags/, SQLite metadata under the state folder and user `admin`."""
+
+    name = "airflow"
+    startup_timeout = 240.0
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"api": self.settings.airflow_port, "log-server": self.settings.airflow_log_server_port}
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.settings.airflow_port}"
+
+    @property
+    def executable(self) -> Path:
+        return Path(sys.executable).parent / "airflow"
+
+    def check_installed(self) -> None:
+        if not self.executable.exists():
+            raise StackError(f"Airflow is not installed next to {sys.executable}: run `make setup`")
+
+    def prepare(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "passwords.json").write_text(json.dumps({"admin": self.settings.airflow_password}))
+
+    def command(self) -> list[str]:
+        return [str(self.executable), "standalone"]
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            # standalone starts its components as `airflow ...` found on the PATH
+            "PATH": f"{self.executable.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # LocalExecutor starts one worker per slot: 32 by default, far too many for a laptop
+            "AIRFLOW__CORE__PARALLELISM": str(max(4, 2 * (os.cpu_count() or 2))),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.settings.airflow_port),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.settings.airflow_log_server_port),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
+            # every task sees the same Watershed settings as the CLI that started Airflow
+            "WATERSHED_STATE_DIR": str(self.settings.state_dir),
+        }
+
+    def healthy(self) -> bool:
+        import httpx
+
+        try:
+            health = httpx.get(f"{self.address}/api/v2/monitor/health", timeout=3).json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+        return all(health.get(p, {}).get("status") == "healthy" for p in parts)
+
+    def detail(self) -> str:
+        return "user admin"
+
+
+SERVICES: dict[str, type[Service]] = {"kafka": Kafka, "s3": ObjectStore, "airflow": Airflow}
+# What `stack up` starts when no service is named; the others are started by name or --all.
+DEFAULT_SERVICES = ("kafka", "s3")
+
+
+_PORT_VARIABLES = {
+    ("kafka", "broker"): "KAFKA_PORT",
+    ("kafka", "controller"): "KAFKA_CONTROLLER_PORT",
+    ("s3", "s3"): "S3_PORT",
+    ("airflow", "api"): "AIRFLOW_PORT",
+    ("airflow", "log-server"): "AIRFLOW_LOG_SERVER_PORT",
+}
 
 
 class Stack:
     """The set of local services; every method is safe to call repeatedly."""
 
-    def __init__(self, settings: Settings, names: Iterable[str] | None = None) -> None:
+    def __init__(self, settings: Settings, names: Iterable[str] | None = None, *, every: bool = False) -> None:
         if settings.env != "local":
             raise StackError("the local stack only runs with WATERSHED_ENV=local (prod uses your own services)")
-        chosen = list(names) if names else list(SERVICES)
+        chosen = list(names) if names else list(SERVICES if every else DEFAULT_SERVICES)
         unknown = [n for n in chosen if n not in SERVICES]
         if unknown:
             raise StackError(f"unknown service {unknown[0]!r}: choose from {', '.join(SERVICES)}")
@@ -288,7 +364,7 @@ class Stack:
         service.check_installed()
         for role, port in service.ports.items():
             if not port_free(port):
-                var = {"broker": "KAFKA_PORT", "controller": "KAFKA_CONTROLLER_PORT", "s3": "S3_PORT"}[role]
+                var = _PORT_VARIABLES[(service.name, role)]
                 raise StackError(
                     f"port {port} ({service.name} {role}) is already in use by another process: "
                     f"stop it or set WATERSHED_{var} to a free port"
