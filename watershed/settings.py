@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     airflow_log_server_port: int = Field(8793, ge=1, le=65535)
     airflow_admin_password: SecretStr | None = None
 
+    # Where pipeline alerts go (Slack-compatible incoming webhook); unset: alerts are only logged
+    alert_webhook_url: str | None = None
+
     # Personal data: keyed hashing (HMAC-SHA256) with a key id stored beside each hash
     pii_hash_key: SecretStr | None = None
     pii_hash_key_id: str = "k1"

@@ -1,0 +1,148 @@
+"""
+### ecommerce_daily
+
+The daily batch pipeline for one data interval (one UTC day, `dt={{ ds }}`):
+
+land events (Kafka -> bronze, exactly once) -> bronze checkpoint -> sessionize (silver) -> gold
+-> warehouse load -> dbt build (staging, intermediate, marts) -> marts checkpoint -> ledger check
+-> publish run metrics -> notify.
+
+Every task owns the partition of its data interval and overwrites it, so a rerun of a date gives
+identical tables. Spark steps run through `SparkSubmitOperator` on the `spark_default` connection
+(`local[*]` locally, your cluster in production). A failing quality checkpoint stops everything
+downstream; failures and a missed deadline post to `WATERSHED_ALERT_WEBHOOK_URL`.
+
+This file only declares: the work lives in `watershed.pipeline` and `spark_jobs`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import Asset, AsyncCallback, DeadlineAlert, DeadlineReference, chain, dag, task
+
+REPO = Path(__file__).resolve().parents[1]
+SPARK_ENTRY = str(REPO / "watershed" / "spark_submit.py")
+DBT = f"dbt build --project-dir {REPO / 'dbt'} --profiles-dir {REPO / 'dbt'}"
+
+BRONZE = Asset("watershed://lake/bronze/events")
+SILVER = Asset("watershed://lake/silver/sessions")
+GOLD = Asset("watershed://lake/gold")
+WAREHOUSE_RAW = Asset("watershed://warehouse/raw")
+MARTS = Asset("watershed://warehouse/marts")
+
+
+def _spark_jars() -> str:
+    from watershed.settings import load_settings
+    from watershed.spark import extra_jars
+
+    return ",".join(str(j) for j in extra_jars(load_settings()))
+
+
+def _failed(context):  # type: ignore[no-untyped-def]
+    from watershed.alerts import task_failed
+
+    task_failed(context)
+
+
+def spark_step(task_id: str, *args: str, outlets: list[Asset]) -> SparkSubmitOperator:
+    return SparkSubmitOperator(
+        task_id=task_id,
+        conn_id="spark_default",
+        application=SPARK_ENTRY,
+        application_args=list(args),
+        jars="{{ watershed_spark_jars() }}",
+        conf={"spark.sql.session.timeZone": "UTC"},
+        driver_memory="2g",
+        name=f"watershed-{task_id}",
+        outlets=outlets,
+        execution_timeout=timedelta(minutes=30),
+    )
+
+
+@dag(
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["watershed", "ecommerce", "batch"],
+    doc_md=__doc__,
+    default_args={
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "execution_timeout": timedelta(minutes=20),
+        "on_failure_callback": _failed,
+    },
+    user_defined_macros={"watershed_spark_jars": _spark_jars},
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=2),
+        callback=AsyncCallback("watershed.alerts.deadline_missed", kwargs={"dag_id": "ecommerce_daily"}),
+    ),
+)
+def ecommerce_daily() -> None:
+    land = spark_step("land_events", "land", outlets=[BRONZE])
+
+    @task
+    def bronze_checkpoint(ds: str | None = None) -> dict:
+        from watershed import pipeline
+
+        return pipeline.checkpoint("bronze", ds)
+
+    sessionize = spark_step("sessionize", "sessionize", "--date", "{{ ds }}", outlets=[SILVER])
+    gold = spark_step("gold", "gold", "--date", "{{ ds }}", outlets=[GOLD])
+
+    @task(outlets=[WAREHOUSE_RAW])
+    def warehouse_load(ds: str | None = None) -> dict:
+        from watershed import pipeline
+
+        return pipeline.warehouse_load(ds)
+
+    dbt_layers = [
+        BashOperator(
+            task_id=f"dbt_{layer}",
+            bash_command=f'{DBT} --select path:models/{layer} --vars \'{{"run_date": "{{{{ ds }}}}"}}\'',
+            outlets=[MARTS] if layer == "marts" else [],
+        )
+        for layer in ("staging", "intermediate", "marts")
+    ]
+
+    @task
+    def marts_checkpoint(ds: str | None = None) -> dict:
+        from watershed import pipeline
+
+        return pipeline.checkpoint("marts", ds)
+
+    @task
+    def ledger_check(ds: str | None = None) -> dict:
+        from watershed import pipeline
+
+        return pipeline.ledger_check(ds)
+
+    @task
+    def publish_run_metrics(bronze: dict, marts: dict, ledger: dict, ds: str | None = None) -> str:
+        from watershed import pipeline
+
+        return pipeline.publish_metrics(ds, [bronze, marts, ledger])
+
+    @task
+    def notify(metrics_path: str, ds: str | None = None) -> None:
+        from watershed import pipeline
+
+        pipeline.notify(ds, metrics_path)
+
+    bronze = bronze_checkpoint()
+    loaded = warehouse_load()
+    marts = marts_checkpoint()
+    ledger = ledger_check()
+    chain(land, bronze, sessionize, gold, loaded, *dbt_layers, marts, ledger)
+    notify(publish_run_metrics(bronze, marts, ledger))
+
+
+ecommerce_daily()
