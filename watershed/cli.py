@@ -20,6 +20,7 @@ _COMMANDS = [
     "watershed.stack.cli:stack",
     "watershed.config_cli:config",
     "watershed.demo:demo",
+    "watershed.generator.cli:generate", "watershed.contract.cli:contract",
 ]
 
 

@@ -74,4 +74,4 @@ def validate(path: Path, show: int) -> None:
                 click.echo(f"line {number}: " + "; ".join(f"{e.field or 'event'}: {e.message}" for e in errors))
     click.echo(f"{valid} valid, {invalid} invalid")
     if invalid:
-        raise click.exceptions.Exit(1)
+        raise click.ClickException(f"{invalid} event(s) do not match the contract")

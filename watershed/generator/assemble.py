@@ -1,0 +1,256 @@
+"""The event table as it arrives at the collector: contract columns in arrival order, plus
+``raw_payload`` for the rows a typed column cannot hold.
+
+No Python object is created per event: string columns are dictionary-encoded over the world's
+vocabularies (URLs, agents, products, actors' ids), amounts become decimals straight from
+integer cents/micros, ids are formatted from random words. The Parquet files store plain string
+columns (:mod:`watershed.generator.files` does not store the Arrow schema), so every engine
+reads the contract's types.
+
+Malformations are applied here: a missing field is a null (and absent from the JSON payload);
+a wrongly typed one is null in its column and present, with its wrong value, in ``raw_payload``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from watershed.contract import CURRENT_SCHEMA_VERSION, EVENT_TYPES, Device, Platform, arrow_schema
+from watershed.contract.fields import SHOP_CURRENCY
+from watershed.generator.faults import IDENTITY, MALFORMED_KINDS, WRONG_VALUES, FaultPlan, fields
+from watershed.generator.frame import SOURCE_CODE_OF_TYPE, SOURCES, Frame, take
+from watershed.generator.ids import uuid_strings
+from watershed.generator.sorting import sort_order
+from watershed.generator.world import PLACES, SEARCHES, World
+
+RAW_PAYLOAD = "raw_payload"
+ORDER_PREFIX = "ORD-"
+OVERSIZE_KEYS = "{" + ",".join(f'"k{i:02d}":{i}' for i in range(60)) + "}"
+OVERSIZE_BYTES = '{"blob":"' + "x" * 9_000 + '"}'
+
+
+@dataclass(frozen=True)
+class Actors:
+    """Everyone who sends events: humans first, then the ad audience, then bots."""
+
+    anonymous_high: np.ndarray
+    anonymous_low: np.ndarray
+    user_index: np.ndarray  # per actor: index into user_ids, -1 for anonymous users, audience, bots
+    user_ids: pa.Array
+    humans: int
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """Output rows in arrival order: `source_row` is the base event each row carries."""
+
+    source_row: np.ndarray
+    received: np.ndarray  # epoch ms
+    is_copy: np.ndarray  # a duplicate (retry) rather than the first send
+
+
+def arrivals(plan: FaultPlan) -> Arrivals:
+    base = len(plan.received)
+    source_row = np.concatenate([np.arange(base), plan.duplicate_of])
+    received = np.concatenate([plan.received, plan.duplicate_received])
+    order = sort_order(received)
+    return Arrivals(source_row[order], received[order], order >= base)
+
+
+def event_schema() -> pa.Schema:
+    """The schema of the written event files: the contract's flat table plus raw_payload."""
+    return arrow_schema("events").append(pa.field(RAW_PAYLOAD, pa.string()))
+
+
+def assemble(
+    frame: Frame,
+    plan: FaultPlan,
+    arrived: Arrivals,
+    actors: Actors,
+    event_high: np.ndarray,
+    event_low: np.ndarray,
+    order_base: int,
+    lines: dict[str, np.ndarray],
+    world: World,
+) -> pa.Table:
+    """The output table: columns of :func:`event_schema`, low-cardinality strings dictionary-encoded."""
+    src = arrived.source_row
+    rows = take(frame, src)
+    kind = plan.malformed[src]  # retries are drawn from well-formed events only
+    hit = np.where(kind >= 0, plan.malformed_field[src], -1)
+    names = fields()
+    field_errors = np.isin(kind, [MALFORMED_KINDS.index("missing_field"), MALFORMED_KINDS.index("wrong_type")])
+
+    def cut(name: str) -> np.ndarray:
+        """Rows whose malformation removes (or mistypes) the field `name`."""
+        return field_errors & (hit == names.index(name))
+
+    n = len(src)
+    actor, etype = rows["actor"], rows["etype"]
+    no_id = cut(IDENTITY)
+    oversize = kind == MALFORMED_KINDS.index("oversize_properties")
+    props = np.where(oversize, len(world.properties) + plan.variant[src], rows["props"])
+    platform = world.campaign_platform[np.maximum(rows["campaign"], 0)]
+    ones = np.ones(n, dtype=bool)
+    columns = {
+        "event_id": uuid_strings(event_high[src], event_low[src], ~cut("event_id")),
+        "event_type": _coded(EVENT_TYPES, np.where(cut("event_type"), -1, etype)),
+        "schema_version": _int64(np.full(n, CURRENT_SCHEMA_VERSION), ~cut("schema_version")),
+        "source": _coded([s.value for s in SOURCES], np.where(cut("source"), -1, SOURCE_CODE_OF_TYPE[etype])),
+        "user_id": _coded(
+            actors.user_ids, np.where(rows["with_user_id"] & ~no_id & ~cut("user_id"), actors.user_index[actor], -1)
+        ),
+        "anonymous_id": _coded(uuid_strings(actors.anonymous_high, actors.anonymous_low), np.where(no_id, -1, actor)),
+        "occurred_at": _timestamp(plan.occurred[src], ~cut("occurred_at")),
+        "received_at": _timestamp(arrived.received, ones),
+        "page_url": _coded(world.urls, np.where(cut("page_url"), -1, rows["page"])),
+        "referrer": _coded(world.urls, rows["ref"]),
+        "device": _coded([d.value for d in Device], rows["device"]),
+        "geo": _geo(np.where(cut("geo"), -1, rows["place"])),
+        "user_agent": _coded(world.user_agents, rows["ua"]),
+        **_personal_data(plan.pii[src], actor),  # a retry repeats the payload, personal data too
+        "properties": _coded(
+            [*world.properties, OVERSIZE_KEYS, OVERSIZE_BYTES], np.where(cut("properties"), -1, props)
+        ),
+        "product_id": _coded(world.product_ids, np.where(cut("product_id"), -1, rows["product"])),
+        "price": decimals(rows["price"], (rows["price"] >= 0) & ~cut("price"), 2),
+        "currency": _coded([SHOP_CURRENCY], np.where(rows["currency"] & ~cut("currency"), 0, -1)),
+        "query": _coded(list(SEARCHES), rows["query"]),
+        "quantity": _int64(rows["qty"], (rows["qty"] > 0) & ~cut("quantity")),
+        "items": _items(rows["items_start"], np.where(cut("items"), 0, rows["items_len"]), lines, world),
+        "order_id": _order_ids(rows["order"], order_base, ~cut("order_id")),
+        "revenue": decimals(rows["revenue"], (rows["revenue"] >= 0) & ~cut("revenue"), 2),
+        "campaign_id": _coded(world.campaign_ids, np.where(cut("campaign_id"), -1, rows["campaign"])),
+        "platform": _coded(
+            [p.value for p in Platform], np.where((rows["campaign"] >= 0) & ~cut("platform"), platform, -1)
+        ),
+        "ad_id": _coded(world.ad_ids, np.where(cut("ad_id"), -1, rows["ad"])),
+        "cost": decimals(rows["cost"], rows["cost"] >= 0, 6),
+        "value": decimals(rows["value"], (rows["value"] >= 0) & ~cut("value"), 2),
+    }
+    names_in_order = [f.name for f in arrow_schema("events")]
+    table = pa.Table.from_arrays([columns[name] for name in names_in_order], names=names_in_order)
+    wrong = np.flatnonzero(kind == MALFORMED_KINDS.index("wrong_type"))
+    raw = _raw_payloads(table, wrong, [names[f] for f in hit[wrong]])
+    return table.append_column(RAW_PAYLOAD, raw)
+
+
+def _raw_payloads(table: pa.Table, rows: np.ndarray, wrong_fields: list[str]) -> pa.Array:
+    """The JSON a client sent for rows with a wrongly typed field: the typed row's payload with
+    the wrong value put in (received_at omitted: the server sets it)."""
+    from watershed.generator.wire import dumps, payloads
+
+    texts = []
+    for payload, name in zip(
+        payloads(table.take(pa.array(rows, pa.int64())), received_at=False), wrong_fields, strict=True
+    ):
+        payload[name] = WRONG_VALUES[name]
+        texts.append(dumps(payload).decode())
+    index = np.full(table.num_rows, -1)
+    index[rows] = np.arange(len(rows))
+    return _coded(pa.array(texts, pa.string()), index)
+
+
+def _coded(values: list[str] | pa.Array, index: np.ndarray) -> pa.DictionaryArray:
+    """values[index] as a dictionary array (no copy of the strings); null where index < 0.
+
+    The dictionary is made unique first: pyarrow's Parquet writer sizes the dictionary page by
+    the dictionary it is given but writes each distinct value once, so a repeated value (two
+    places in one country) left uninitialised bytes in the file.
+    """
+    dictionary = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+    unique = pc.unique(dictionary)
+    if len(unique) != len(dictionary):
+        remap = pc.index_in(dictionary, value_set=unique).to_numpy()
+        index = np.where(index >= 0, remap[np.maximum(index, 0)], -1)
+        dictionary = unique
+    indices = pa.array(np.maximum(index, 0).astype(np.int32), pa.int32(), mask=index < 0)
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
+def _validity(valid: np.ndarray) -> pa.Buffer | None:
+    return None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def _int64(values: np.ndarray, valid: np.ndarray) -> pa.Array:
+    data = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(data), [_validity(valid), pa.py_buffer(data)])
+
+
+def _timestamp(ms: np.ndarray, valid: np.ndarray) -> pa.Array:
+    micros = np.asarray(ms, dtype=np.int64) * 1000
+    return pa.Array.from_buffers(pa.timestamp("us", tz="UTC"), len(micros), [_validity(valid), pa.py_buffer(micros)])
+
+
+def decimals(units: np.ndarray, valid: np.ndarray, scale: int) -> pa.Array:
+    """decimal(18, scale) values whose unscaled integers are `units` (cents, micros): cast to a
+    scale-0 decimal, whose bytes are the unscaled integers, then read with the real scale."""
+    whole = pa.array(np.asarray(units, dtype=np.int64), pa.int64(), mask=~valid).cast(pa.decimal128(19, 0))
+    return pa.Array.from_buffers(pa.decimal128(18, scale), len(whole), whole.buffers())
+
+
+def _geo(place: np.ndarray) -> pa.StructArray:
+    country, region, city, _ = zip(*PLACES, strict=True)
+    children = [_coded(list(values), np.maximum(place, 0)) for values in (country, region, city)]
+    return pa.StructArray.from_arrays(children, names=["country", "region", "city"], mask=pa.array(place < 0))
+
+
+def _items(start: np.ndarray, length: np.ndarray, lines: dict[str, np.ndarray], world: World) -> pa.Array:
+    item_type = arrow_schema("events").field("items").type
+    owner_start = np.cumsum(length) - length
+    line = np.repeat(start - owner_start, length) + np.arange(int(length.sum()))
+    child = pa.StructArray.from_arrays(
+        [
+            _coded(world.product_ids, lines["product"][line]).cast(pa.string()),
+            _int64(lines["qty"][line], np.ones(len(line), dtype=bool)),
+            decimals(lines["price"][line], np.ones(len(line), dtype=bool), 2),
+        ],
+        fields=list(item_type.value_type),
+    )
+    offsets = np.concatenate([[0], np.cumsum(length)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), child, type=item_type, mask=pa.array(length == 0))
+
+
+def _order_ids(order: np.ndarray, base: int, valid: np.ndarray) -> pa.Array:
+    count = int(order.max(initial=-1)) + 1
+    labels = pa.array([f"{ORDER_PREFIX}{base + k}" for k in range(count)], pa.string())
+    return _coded(labels, np.where(valid, order, -1))
+
+
+_FIRST = ("emma", "liam", "olivia", "noah", "ava", "lucas", "mia", "leon", "sofia", "yuki", "arjun", "chloe")
+_LAST = ("smith", "muller", "garcia", "rossi", "martin", "tanaka", "silva", "jones", "novak", "kumar")
+_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "web.de", "icloud.com")
+
+
+def _personal_data(bits: np.ndarray, actor: np.ndarray) -> dict[str, pa.Array]:
+    """Raw IP, e-mail and phone (realistic formats, stable per actor) where `bits` ask for them."""
+    out = {}
+    for name, bit, render in (("ip", 4, _ip), ("email", 1, _email), ("phone", 2, _phone)):
+        rows = np.flatnonzero(bits & bit)
+        index = np.full(len(bits), -1)
+        index[rows] = np.arange(len(rows))
+        out[name] = _coded([render(a) for a in actor[rows].tolist()], index)
+    return out
+
+
+def _mix(actor: int) -> int:
+    return (actor * 2_654_435_761 + 97) % 4_294_967_291
+
+
+def _email(actor: int) -> str:
+    h = _mix(actor)
+    return f"{_FIRST[h % 12]}.{_LAST[(h // 12) % 10]}{h % 997}@{_DOMAINS[(h // 120) % 5]}"
+
+
+def _phone(actor: int) -> str:
+    h = _mix(actor)
+    return f"+1 {200 + h % 800} 555 {h % 10_000:04d}" if h % 2 else f"+44{7_000_000_000 + h % 999_999_999}"
+
+
+def _ip(actor: int) -> str:
+    h = _mix(actor)
+    return f"{11 + h % 200}.{(h >> 8) % 256}.{(h >> 16) % 256}.{1 + (h >> 24) % 254}"

@@ -1,0 +1,45 @@
+"""`generate`: simulate, deliver the events to a sink, and write the ad-platform rows and the
+ground truth next to them (always as files, whatever the sink)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from watershed.generator.config import GeneratorConfig
+from watershed.generator.files import (
+    AD_PLATFORM_DIR,
+    EVENTS_DIR,
+    TRUTH_DIR,
+    Format,
+    write_ad_platform,
+    write_summary,
+    write_truth,
+)
+from watershed.generator.simulate import simulate
+from watershed.generator.sinks import EventSink, FileSink
+
+
+def generate(
+    config: GeneratorConfig, out: Path, sink: EventSink | None = None, fmt: Format = "parquet"
+) -> dict[str, Any]:
+    """Generate one data set into `out` and return its summary (also truth/summary.json).
+
+    `sink` defaults to files in `fmt`. A rerun replaces the previous output's events/,
+    ad_platform/ and truth/ folders (nothing else under `out` is touched), so a seed always
+    leaves the same files behind.
+    """
+    out = Path(out)
+    sink = sink or FileSink(out, fmt)
+    simulation = simulate(config)
+    for name in (EVENTS_DIR, AD_PLATFORM_DIR, TRUTH_DIR):
+        shutil.rmtree(out / name, ignore_errors=True)
+    delivery = sink.send(simulation.events, simulation.event_types)
+    files = {
+        "ad_platform": [str(p) for p in write_ad_platform(simulation.ad_platform_rows, out, fmt)],
+        "truth": [str(p) for p in write_truth(simulation.truth, out)],
+    }
+    summary = {**simulation.summary, "delivery": delivery, "files": files}
+    write_summary(summary, out)
+    return summary

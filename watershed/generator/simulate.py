@@ -1,0 +1,130 @@
+"""One run of the simulation, in memory: events in arrival order, the ad platforms' daily rows,
+the ground truth and a summary. No I/O; :mod:`watershed.generator.run` writes and sends.
+
+Every random draw comes from a numpy PCG64 stream derived from the seed and a fixed stream
+number, so a seed reproduces the same data whatever else changes in the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from watershed.contract import CURRENT_SCHEMA_VERSION, EVENT_TYPES, SESSION_GAP
+from watershed.generator.ads import ad_events
+from watershed.generator.assemble import Actors, arrivals, assemble
+from watershed.generator.bots import bot_events
+from watershed.generator.config import GeneratorConfig
+from watershed.generator.faults import MALFORMED_KINDS, plan_faults
+from watershed.generator.frame import concat, size
+from watershed.generator.ids import random_uuid_words
+from watershed.generator.population import plan_population
+from watershed.generator.traffic import refunds, site_events
+from watershed.generator.truth import Truth, campaign_table, ground_truth
+from watershed.generator.world import build_world
+
+# Stream numbers (population chunks use stream 1 with the chunk index).
+_WORLD, _VISITS, _REFUNDS, _ADS, _BOTS, _IDS, _FAULTS = 0, 2, 3, 4, 5, 6, 7
+
+
+@dataclass(frozen=True)
+class Simulation:
+    events: pa.Table  # arrival order; schema assemble.event_schema()
+    event_types: np.ndarray  # per output row: the intended type code (routes rows whose type is broken)
+    ad_platform_rows: pa.Table  # contract AdPlatformDailyRow columns
+    truth: Truth
+    summary: dict[str, Any]
+
+
+def _rng(seed: int, stream: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(stream,))))
+
+
+def simulate(config: GeneratorConfig) -> Simulation:
+    seed = config.seed
+    world = build_world(_rng(seed, _WORLD))
+    bot_rate = config.faults.bot
+    target = None if config.events is None else round(config.events * (1 - bot_rate))
+    population = plan_population(config, world, target)
+    humans = population.users
+    site = site_events(_rng(seed, _VISITS), population, world, config)
+    refund_frame = refunds(_rng(seed, _REFUNDS), site, population, config)
+    ad_frame, audience = ad_events(_rng(seed, _ADS), population, site, world, humans, config)
+    human_events = size(site.frame) + size(refund_frame) + size(ad_frame)
+    bot_count = round(human_events * bot_rate / (1 - bot_rate))
+    bot_frame, bots = bot_events(_rng(seed, _BOTS), bot_count, humans + audience, world, config)
+    frame = concat([site.frame, refund_frame, ad_frame, bot_frame])
+
+    ids = _rng(seed, _IDS)
+    event_high, event_low = random_uuid_words(ids, size(frame))
+    anonymous_high, anonymous_low = random_uuid_words(ids, humans + audience + bots)
+    user_base = int(ids.integers(100_000, 900_000)) * 10
+    registered = np.flatnonzero(population.registered)
+    user_index = np.full(humans + audience + bots, -1)
+    user_index[registered] = np.arange(len(registered))
+    user_ids = pa.array([str(user_base + rank) for rank in range(len(registered))], pa.string())
+    actors = Actors(anonymous_high, anonymous_low, user_index, user_ids, humans)
+    order_base = int(ids.integers(10_000_000, 90_000_000))
+
+    plan = plan_faults(_rng(seed, _FAULTS), frame, config.faults, humans)
+    arrived = arrivals(plan)
+    events = assemble(frame, plan, arrived, actors, event_high, event_low, order_base, site.lines, world)
+    truth = ground_truth(frame, plan, arrived, actors, event_high, event_low, world, config)
+    platform_rows = campaign_table(frame, np.ones(size(frame), dtype=bool), world, config, platform_rows=True)
+    summary = _summary(config, frame, plan, events, truth, humans, bots, bot_count)
+    return Simulation(events, frame["etype"][arrived.source_row], platform_rows, truth, summary)
+
+
+def _summary(
+    config: GeneratorConfig,
+    frame: dict[str, np.ndarray],
+    plan: Any,
+    events: pa.Table,
+    truth: Truth,
+    humans: int,
+    bots: int,
+    bot_events_count: int,
+) -> dict[str, Any]:
+    base = size(frame)
+    kinds = truth.faults["kind"].value_counts().to_pylist()
+    by_kind = {k["values"]: k["counts"] for k in kinds}
+    sessions = truth.sessions
+    bot_sessions = int(np.sum(sessions["is_bot"].to_numpy(zero_copy_only=False)))
+    revenue = truth.revenue_daily["revenue"]
+    return {
+        "contract_schema_version": CURRENT_SCHEMA_VERSION,
+        "parameters": config.describe(),
+        "rows": events.num_rows,
+        "base_events": base,
+        "valid_events": int(np.sum(plan.malformed < 0)),
+        "events_by_type": {t: int(np.sum(frame["etype"] == code)) for code, t in enumerate(EVENT_TYPES)},
+        "human_users": humans,
+        "bot_actors": bots,
+        "faults": {
+            "duplicate": by_kind.get("duplicate", 0),
+            "late": by_kind.get("late", 0),
+            "out_of_order": by_kind.get("out_of_order", 0),
+            "malformed": by_kind.get("malformed", 0),
+            "malformed_by_kind": {k: int(np.sum(plan.malformed == i)) for i, k in enumerate(MALFORMED_KINDS)},
+            "bot": bot_events_count,
+            "pii": by_kind.get("pii", 0),
+        },
+        "sessions": sessions.num_rows,
+        "bot_sessions": bot_sessions,
+        "orders": int(np.sum(truth.revenue_daily["orders"].to_numpy())),
+        "revenue": str(sum((v.as_py() for v in revenue), start=type(revenue[0].as_py())(0))) if len(revenue) else "0",
+        "rules": {
+            "valid_events": "malformed events are excluded; duplicates count once (the first received copy)",
+            "sessions": f"per coalesce(user_id, anonymous_id), ordered by (occurred_at, event_id); a gap of "
+            f"more than {int(SESSION_GAP.total_seconds() // 60)} minutes starts a new session; day of the "
+            "first event (UTC); session_id = sha256(user_key || '|' || first event_id)[:32]",
+            "bots": "bot sessions are included in sessions.parquet with is_bot = true; funnel_daily has one row "
+            "per (date, is_bot)",
+            "revenue": "sum of purchase revenue of valid events by UTC day of occurred_at; refunds separately",
+            "campaign_totals": "valid ad events by UTC day of occurred_at; ad_platform rows count every "
+            "generated ad event, including those later malformed",
+        },
+    }
