@@ -20,6 +20,9 @@ _COMMANDS = [
     "watershed.stack.cli:stack",
     "watershed.config_cli:config",
     "watershed.demo:demo",
+    "spark_jobs.cli:land",
+    "spark_jobs.cli:sessionize",
+    "spark_jobs.cli:gold",
     "watershed.generator.cli:generate", "watershed.contract.cli:contract",
 ]
 

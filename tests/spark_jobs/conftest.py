@@ -71,3 +71,52 @@ def small_data_conf(spark):  # type: ignore[no-untyped-def]
     yield
     for key, value in saved.items():
         spark.conf.set(key, value)
+
+
+class KafkaIO:
+    """Produce records and read the topics' end offsets on the test broker."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+
+    def end_offsets(self, topics: tuple[str, ...]) -> str:
+        """Kafka's startingOffsets JSON of the current end of `topics`: a landing query started
+        from it sees only what this test produces next (the broker is shared by the session)."""
+        import json
+
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
+        try:
+            parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+            ends = consumer.end_offsets(parts)
+        finally:
+            consumer.close()
+        offsets: dict[str, dict[str, int]] = {}
+        for part, offset in ends.items():
+            offsets.setdefault(part.topic, {})[str(part.partition)] = offset
+        return json.dumps(offsets, sort_keys=True)
+
+    def produce(self, records: list[tuple[str, str | None, bytes]]) -> list[tuple[str, int, int]]:
+        """Send (topic, key, value) records with acks=all; return their (topic, partition, offset)."""
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
+        try:
+            futures = [producer.send(t, key=k.encode() if k else None, value=v) for t, k, v in records]
+            producer.flush()
+            acked = [f.get(timeout=60) for f in futures]
+        finally:
+            producer.close()
+        return [(m.topic, m.partition, m.offset) for m in acked]
+
+
+@pytest.fixture(scope="session")
+def kafka_io(kafka_bootstrap: str) -> KafkaIO:
+    return KafkaIO(kafka_bootstrap)
+
+
+@pytest.fixture
+def lake_settings(stack_settings, tmp_path):  # type: ignore[no-untyped-def]
+    """The test stack's settings with a lake of this test's own (a local folder)."""
+    return stack_settings.model_copy(update={"lake_uri": str(tmp_path / "lake")})

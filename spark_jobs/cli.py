@@ -1,0 +1,101 @@
+"""`watershed land`, `watershed sessionize --date D`, `watershed gold --date D`.
+
+Light to import: pyspark loads inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import click
+
+from watershed.settings import load_settings
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _day(value: datetime) -> date:
+    return value.date()
+
+
+def _session(app: str) -> Any:
+    from watershed.spark import spark_session
+
+    return spark_session(load_settings(), app_name=app)
+
+
+@click.command()
+@click.option(
+    "--continuous",
+    is_flag=True,
+    help="Keep landing micro-batches until stopped (default: land what is available now, then stop).",
+)
+@click.option(
+    "--trigger-interval", default="10 seconds", show_default=True, help="Micro-batch interval with --continuous."
+)
+@click.option(
+    "--starting-offsets",
+    default="earliest",
+    show_default=True,
+    help="Where a new checkpoint starts: earliest, latest, or Kafka's JSON of offsets per topic and partition.",
+)
+@click.option("--max-offsets-per-trigger", type=int, help="Cap on records per micro-batch.")
+@click.option("--checkpoint", help="Checkpoint location (default <lake>/_checkpoints/landing).")
+@click.option(
+    "--late-grace-minutes",
+    type=float,
+    default=15,
+    show_default=True,
+    help="An event is late when received this long after its hour partition closed.",
+)
+def land(
+    continuous: bool,
+    trigger_interval: str,
+    starting_offsets: str,
+    max_offsets_per_trigger: int | None,
+    checkpoint: str | None,
+    late_grace_minutes: float,
+) -> None:
+    """Land Kafka events in bronze (exactly once, checkpointed)."""
+    from spark_jobs.landing import run_landing
+    from spark_jobs.rules import LandingRules
+
+    settings = load_settings()
+    spark = _session("watershed-land")
+    report = run_landing(
+        spark,
+        settings,
+        continuous=continuous,
+        trigger_interval=trigger_interval,
+        starting_offsets=starting_offsets,
+        max_offsets_per_trigger=max_offsets_per_trigger,
+        checkpoint=checkpoint,
+        rules=LandingRules(late_grace=timedelta(minutes=late_grace_minutes)),
+        echo=click.echo,
+    )
+    click.echo(json.dumps(report, indent=2))
+
+
+@click.command()
+@click.option("--date", "day", type=_DATE, required=True, help="The day (UTC) whose partitions are rebuilt.")
+@click.option("--gap-minutes", type=float, default=30, show_default=True, help="Inactivity that ends a session.")
+def sessionize(day: datetime, gap_minutes: float) -> None:
+    """Validate, deduplicate and sessionize bronze into silver for one day."""
+    from spark_jobs.jobs.sessionize import run_sessionize
+    from spark_jobs.rules import SessionRules
+
+    spark = _session("watershed-sessionize")
+    report = run_sessionize(spark, load_settings(), _day(day), SessionRules(gap=timedelta(minutes=gap_minutes)))
+    click.echo(json.dumps(report, indent=2))
+
+
+@click.command()
+@click.option("--date", "day", type=_DATE, required=True, help="The day (UTC) whose partitions are rebuilt.")
+def gold(day: datetime) -> None:
+    """Build the gold aggregates (products, funnel, users) of one day from silver."""
+    from spark_jobs.jobs.gold import run_gold
+
+    spark = _session("watershed-gold")
+    click.echo(json.dumps(run_gold(spark, load_settings(), _day(day)), indent=2))
