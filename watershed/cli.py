@@ -20,6 +20,7 @@ _COMMANDS = [
     "watershed.stack.cli:stack",
     "watershed.config_cli:config",
     "watershed.demo:demo",
+    "collectors.cli:collector",
     "spark_jobs.cli:land",
     "spark_jobs.cli:sessionize",
     "spark_jobs.cli:gold",
