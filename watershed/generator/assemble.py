@@ -14,6 +14,7 @@ a wrongly typed one is null in its column and present, with its wrong value, in 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,7 +24,7 @@ from watershed.contract import CURRENT_SCHEMA_VERSION, EVENT_TYPES, Device, Plat
 from watershed.contract.fields import SHOP_CURRENCY
 from watershed.generator.faults import IDENTITY, MALFORMED_KINDS, WRONG_VALUES, FaultPlan, fields
 from watershed.generator.frame import SOURCE_CODE_OF_TYPE, SOURCES, Frame, take
-from watershed.generator.ids import uuid_strings
+from watershed.generator.ids import numbered_strings, strings_from_buffers, uuid_strings
 from watershed.generator.sorting import sort_order
 from watershed.generator.world import PLACES, SEARCHES, World
 
@@ -39,8 +40,7 @@ class Actors:
 
     anonymous_high: np.ndarray
     anonymous_low: np.ndarray
-    user_index: np.ndarray  # per actor: index into user_ids, -1 for anonymous users, audience, bots
-    user_ids: pa.Array
+    user_number: np.ndarray  # per actor: the shop's user id (a number), -1 for anonymous users, audience, bots
     humans: int
 
 
@@ -101,10 +101,8 @@ def assemble(
         "event_type": _coded(EVENT_TYPES, np.where(cut("event_type"), -1, etype)),
         "schema_version": _int64(np.full(n, CURRENT_SCHEMA_VERSION), ~cut("schema_version")),
         "source": _coded([s.value for s in SOURCES], np.where(cut("source"), -1, SOURCE_CODE_OF_TYPE[etype])),
-        "user_id": _coded(
-            actors.user_ids, np.where(rows["with_user_id"] & ~no_id & ~cut("user_id"), actors.user_index[actor], -1)
-        ),
-        "anonymous_id": _coded(uuid_strings(actors.anonymous_high, actors.anonymous_low), np.where(no_id, -1, actor)),
+        "user_id": numbered_strings("", actors.user_number[actor], rows["with_user_id"] & ~no_id & ~cut("user_id")),
+        "anonymous_id": uuid_strings(actors.anonymous_high[actor], actors.anonymous_low[actor], ~no_id),
         "occurred_at": _timestamp(plan.occurred[src], ~cut("occurred_at")),
         "received_at": _timestamp(arrived.received, ones),
         "page_url": _coded(world.urls, np.where(cut("page_url"), -1, rows["page"])),
@@ -119,10 +117,10 @@ def assemble(
         "product_id": _coded(world.product_ids, np.where(cut("product_id"), -1, rows["product"])),
         "price": decimals(rows["price"], (rows["price"] >= 0) & ~cut("price"), 2),
         "currency": _coded([SHOP_CURRENCY], np.where(rows["currency"] & ~cut("currency"), 0, -1)),
-        "query": _coded(list(SEARCHES), rows["query"]),
+        "query": _coded(list(SEARCHES), np.where(cut("query"), -1, rows["query"])),
         "quantity": _int64(rows["qty"], (rows["qty"] > 0) & ~cut("quantity")),
         "items": _items(rows["items_start"], np.where(cut("items"), 0, rows["items_len"]), lines, world),
-        "order_id": _order_ids(rows["order"], order_base, ~cut("order_id")),
+        "order_id": numbered_strings(ORDER_PREFIX, order_base + rows["order"], (rows["order"] >= 0) & ~cut("order_id")),
         "revenue": decimals(rows["revenue"], (rows["revenue"] >= 0) & ~cut("revenue"), 2),
         "campaign_id": _coded(world.campaign_ids, np.where(cut("campaign_id"), -1, rows["campaign"])),
         "platform": _coded(
@@ -134,9 +132,21 @@ def assemble(
     }
     names_in_order = [f.name for f in arrow_schema("events")]
     table = pa.Table.from_arrays([columns[name] for name in names_in_order], names=names_in_order)
+    _check_cuts(table, names, cut)
     wrong = np.flatnonzero(kind == MALFORMED_KINDS.index("wrong_type"))
     raw = _raw_payloads(table, wrong, [names[f] for f in hit[wrong]])
     return table.append_column(RAW_PAYLOAD, raw)
+
+
+def _check_cuts(table: pa.Table, names: list[str], cut: Any) -> None:
+    """Every field a malformation may remove is null on the rows it was removed from (a column
+    built without its cut would silently make a malformed event valid)."""
+    for name in names:
+        rows = np.flatnonzero(cut(name))
+        columns = IDENTITY.split(",") if name == IDENTITY else [name]
+        for column in columns:
+            if len(rows) and table[column].take(pa.array(rows)).null_count != len(rows):
+                raise AssertionError(f"malformation of {name!r} not applied to column {column!r}")
 
 
 def _raw_payloads(table: pa.Table, rows: np.ndarray, wrong_fields: list[str]) -> pa.Array:
@@ -150,9 +160,7 @@ def _raw_payloads(table: pa.Table, rows: np.ndarray, wrong_fields: list[str]) ->
     ):
         payload[name] = WRONG_VALUES[name]
         texts.append(dumps(payload).decode())
-    index = np.full(table.num_rows, -1)
-    index[rows] = np.arange(len(rows))
-    return _coded(pa.array(texts, pa.string()), index)
+    return _sparse_strings(table.num_rows, rows, texts)
 
 
 def _coded(values: list[str] | pa.Array, index: np.ndarray) -> pa.DictionaryArray:
@@ -162,14 +170,22 @@ def _coded(values: list[str] | pa.Array, index: np.ndarray) -> pa.DictionaryArra
     the dictionary it is given but writes each distinct value once, so a repeated value (two
     places in one country) left uninitialised bytes in the file.
     """
-    dictionary = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
-    unique = pc.unique(dictionary)
-    if len(unique) != len(dictionary):
-        remap = pc.index_in(dictionary, value_set=unique).to_numpy()
+    if isinstance(values, pa.Array):
+        dictionary = pc.unique(values)
+        remap = pc.index_in(values, value_set=dictionary).to_numpy() if len(dictionary) != len(values) else None
+    else:
+        unique = list(dict.fromkeys(values))
+        dictionary = pa.array(unique, pa.string())
+        slot = {v: i for i, v in enumerate(unique)}
+        remap = np.array([slot[v] for v in values]) if len(unique) != len(values) else None
+    if remap is not None:
         index = np.where(index >= 0, remap[np.maximum(index, 0)], -1)
-        dictionary = unique
-    indices = pa.array(np.maximum(index, 0).astype(np.int32), pa.int32(), mask=index < 0)
-    return pa.DictionaryArray.from_arrays(indices, dictionary)
+    indices = index.astype(np.int32)
+    null = indices < 0
+    indices[null] = 0
+    return pa.DictionaryArray.from_arrays(
+        pa.Array.from_buffers(pa.int32(), len(indices), [_validity(~null), pa.py_buffer(indices)]), dictionary
+    )
 
 
 def _validity(valid: np.ndarray) -> pa.Buffer | None:
@@ -215,12 +231,6 @@ def _items(start: np.ndarray, length: np.ndarray, lines: dict[str, np.ndarray], 
     return pa.ListArray.from_arrays(pa.array(offsets), child, type=item_type, mask=pa.array(length == 0))
 
 
-def _order_ids(order: np.ndarray, base: int, valid: np.ndarray) -> pa.Array:
-    count = int(order.max(initial=-1)) + 1
-    labels = pa.array([f"{ORDER_PREFIX}{base + k}" for k in range(count)], pa.string())
-    return _coded(labels, np.where(valid, order, -1))
-
-
 _FIRST = ("emma", "liam", "olivia", "noah", "ava", "lucas", "mia", "leon", "sofia", "yuki", "arjun", "chloe")
 _LAST = ("smith", "muller", "garcia", "rossi", "martin", "tanaka", "silva", "jones", "novak", "kumar")
 _DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "web.de", "icloud.com")
@@ -231,10 +241,18 @@ def _personal_data(bits: np.ndarray, actor: np.ndarray) -> dict[str, pa.Array]:
     out = {}
     for name, bit, render in (("ip", 4, _ip), ("email", 1, _email), ("phone", 2, _phone)):
         rows = np.flatnonzero(bits & bit)
-        index = np.full(len(bits), -1)
-        index[rows] = np.arange(len(rows))
-        out[name] = _coded([render(a) for a in actor[rows].tolist()], index)
+        out[name] = _sparse_strings(len(bits), rows, [render(a) for a in actor[rows].tolist()])
     return out
+
+
+def _sparse_strings(n: int, rows: np.ndarray, texts: list[str]) -> pa.Array:
+    """A string array of `n` nulls except `texts` at `rows` (ascending), built from buffers."""
+    encoded = [t.encode() for t in texts]
+    lengths = np.zeros(n, dtype=np.int64)
+    lengths[rows] = [len(b) for b in encoded]
+    valid = np.zeros(n, dtype=bool)
+    valid[rows] = True
+    return strings_from_buffers(np.concatenate([[0], np.cumsum(lengths)]), b"".join(encoded), valid)
 
 
 def _mix(actor: int) -> int:

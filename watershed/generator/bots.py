@@ -37,7 +37,7 @@ def bot_events(
     elapsed = np.cumsum(gap)
     elapsed -= np.repeat(elapsed[first], lengths)
     span = config.window_end_ms - config.window_start_ms - 3_000 * CRAWL_LENGTH[1]
-    start = config.window_start_ms + rng.integers(0, max(span, 1), crawls)
+    start = np.sort(config.window_start_ms + rng.integers(0, max(span, 1), crawls))  # near arrival order
 
     bot = rng.integers(0, bots, crawls)[crawl]
     agents_start, agents_end = world.bot_agents

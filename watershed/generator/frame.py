@@ -15,7 +15,7 @@ Frame = dict[str, np.ndarray]
 # name: (dtype, null marker)
 FIELDS: dict[str, tuple[type, int]] = {
     "etype": (np.int8, -1),  # index into EVENT_TYPES
-    "actor": (np.int64, -1),  # index into the actors (humans, bots, ad audience)
+    "actor": (np.int32, -1),  # index into the actors (humans, bots, ad audience)
     "with_user_id": (np.bool_, 0),  # send the actor's user_id (ad platforms never know it)
     "t": (np.int64, 0),  # occurred_at, epoch milliseconds
     "device": (np.int8, -1),
@@ -26,13 +26,13 @@ FIELDS: dict[str, tuple[type, int]] = {
     "props": (np.int32, -1),  # index into world.properties
     "product": (np.int32, -1),
     "price": (np.int64, -1),  # cents
-    "qty": (np.int64, 0),
+    "qty": (np.int16, 0),
     "query": (np.int16, -1),
-    "order": (np.int64, -1),  # order number offset (see traffic.ORDER_BASE)
+    "order": (np.int32, -1),  # order number, counted from the run's first order
     "revenue": (np.int64, -1),  # cents
     "currency": (np.bool_, 0),
-    "items_start": (np.int64, 0),  # range in the order lines
-    "items_len": (np.int64, 0),  # 0: no items
+    "items_start": (np.int32, 0),  # range in the order lines
+    "items_len": (np.int16, 0),  # 0: no items
     "campaign": (np.int16, -1),
     "ad": (np.int32, -1),
     "cost": (np.int64, -1),  # micros

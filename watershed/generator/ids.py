@@ -47,7 +47,32 @@ def fixed_width_strings(chars: np.ndarray, valid: np.ndarray | None = None) -> p
     (null rows keep their characters in the buffer, as Arrow allows)."""
     n, width = chars.shape
     offsets = np.arange(0, width * (n + 1), width, dtype=np.int64)
+    return strings_from_buffers(offsets, np.ascontiguousarray(chars), valid)
+
+
+def strings_from_buffers(offsets: np.ndarray, data: np.ndarray | bytes, valid: np.ndarray | None) -> pa.StringArray:
+    """An Arrow string array from offsets (n + 1, int64), UTF-8 bytes and a validity mask."""
+    if offsets[-1] >= 2**31:
+        raise ValueError("more than 2 GiB of strings in one array; generate fewer events per run")
     validity = None if valid is None or valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.Array.from_buffers(
-        pa.large_string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars))]
-    ).cast(pa.string())
+        pa.string(), len(offsets) - 1, [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
+    )
+
+
+def numbered_strings(prefix: str, numbers: np.ndarray, valid: np.ndarray) -> pa.StringArray:
+    """`prefix` + the decimal number where `valid`, null elsewhere. The valid numbers must have
+    one digit count; their digits are computed as arrays, and null rows take no bytes."""
+    valid = valid & (numbers >= 0)
+    values = numbers[valid].astype(np.int64)
+    width = len(str(int(values.max(initial=0))))
+    if len(values) and len(str(int(values.min()))) != width:
+        raise ValueError("numbered ids must all have the same number of digits")
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    chars = np.empty((len(values), len(prefix) + width), dtype=np.uint8)
+    chars[:, : len(prefix)] = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    for start in range(0, len(values), _CHUNK):
+        block = values[start : start + _CHUNK, None]
+        chars[start : start + len(block), len(prefix) :] = block // powers % 10 + ord("0")
+    offsets = np.concatenate([[0], np.cumsum(np.where(valid, chars.shape[1], 0))])
+    return strings_from_buffers(offsets, chars, valid)

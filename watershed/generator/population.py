@@ -83,7 +83,7 @@ def plan_population(config: GeneratorConfig, world: World, target_events: int | 
         )
         keep = int(np.searchsorted(np.cumsum(per_user), target_events)) + 1
         population = _first_users(population, min(keep, population.users))
-    return population
+    return _by_start(population)
 
 
 def _chunk(rng: np.random.Generator, n: int, config: GeneratorConfig, world: World) -> Population:
@@ -180,6 +180,16 @@ def _first_users(population: Population, users: int) -> Population:
         population.ua_slot[:users],
         {key: values[keep] for key, values in population.visits.items()},
     )
+
+
+def _by_start(population: Population) -> Population:
+    """Visits in order of start time. Events are generated visit by visit, so this keeps the
+    generated table close to arrival order, and reordering it later reads memory nearly in
+    sequence instead of at random (several times faster at ten million rows)."""
+    order = np.argsort(population.visits["start"], kind="stable")
+    visits = {key: values[order] for key, values in population.visits.items()}
+    return Population(population.segment, population.registered, population.new_signup, population.place,
+                      population.ua_slot, visits)  # fmt: skip
 
 
 def devices_ua(world: World, device: np.ndarray, ua_slot: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ P_GAP_EXACTLY_30 = 0.003
 P_GAP_30_PLUS_1MS = 0.001
 THIRTY_MINUTES_MS = 1_800_000
 END_MARGIN_MS = 15 * 60_000  # room after a visit for the conversion the ad platform reports
-START_MARGIN_MS = 60_000  # room before a visit for its ad click
+START_MARGIN_MS = 120_000  # room before a visit for its ad click (30 s) and impression (60 s before that)
 
 # Stage of each type in a visit: the order key's integer part (browsing types get a random
 # fraction inside stage 1-3).
@@ -96,7 +96,12 @@ def site_events(rng: np.random.Generator, population: Population, world: World, 
     for name, (visit, j) in rows.items():
         n = len(visit)
         user = visits["user"][visit]
-        frame = new_frame(n, etype=TYPE_CODE[name], actor=user, with_user_id=population.registered[user])
+        # only the attributes this type carries; _interleave fills the rest with nulls
+        frame: Frame = {
+            "etype": np.full(n, TYPE_CODE[name], dtype=np.int8),
+            "actor": user,
+            "with_user_id": population.registered[user],
+        }
         if name in ("page_view", "search", "product_view", "add_to_cart", "remove_from_cart", "begin_checkout"):
             device = visits["device"][visit]
             frame["device"] = device
@@ -130,9 +135,9 @@ def site_events(rng: np.random.Generator, population: Population, world: World, 
             if name in ("begin_checkout", "purchase"):
                 frame["items_start"] = line_start[visit]
                 frame["items_len"] = n_lines[visit]
-                frame["currency"][:] = True
+                frame["currency"] = np.ones(n, dtype=bool)
             if name == "begin_checkout":
-                frame["page"][:] = world.checkout_url
+                frame["page"] = np.full(n, world.checkout_url)
             if name == "purchase":
                 frame["revenue"] = basket[visit]
                 frame["props"] = world.purchase_props + rng.integers(0, len(PAYMENTS) * len(SHIPPING), n)
@@ -142,9 +147,7 @@ def site_events(rng: np.random.Generator, population: Population, world: World, 
         keys.append(_order_key(visit, key, TYPE_CODE[name], j, v))
         owners.append(visit)
 
-    order = np.argsort(np.concatenate(keys))  # keys are unique: any sort gives this order
-    frame = take({k: np.concatenate([f[k] for f in frames]) for k in frames[0]}, order)
-    visit = np.concatenate(owners)[order]
+    frame, visit = _interleave(frames, keys, owners)
     frame["t"] = _timestamps(rng, visit, start, config)
     _referrers(frame, visit, visits, world)
     _number_orders(frame)
@@ -152,6 +155,25 @@ def site_events(rng: np.random.Generator, population: Population, world: World, 
     is_purchase = frame["etype"] == TYPE_CODE["purchase"]
     purchase_rows[visit[is_purchase]] = np.flatnonzero(is_purchase)
     return SiteEvents(frame, lines, visit, purchase_rows)
+
+
+def _interleave(frames: list[Frame], keys: list[np.ndarray], owners: list[np.ndarray]) -> tuple[Frame, np.ndarray]:
+    """The per-type frames (each with only its own attributes) merged into visit order. Keys
+    are unique, so any sort gives this order; each type's rows keep their relative order, so
+    every column is filled by a few forward-moving scatters rather than one random gather."""
+    order = np.argsort(np.concatenate(keys))
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    frame = new_frame(len(order))
+    visit = np.empty(len(order), dtype=np.int64)
+    start = 0
+    for part, owner in zip(frames, owners, strict=True):
+        rows = position[start : start + len(owner)]
+        for name, values in part.items():
+            frame[name][rows] = values
+        visit[rows] = owner
+        start += len(owner)
+    return frame, visit
 
 
 def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +195,7 @@ def _order_key(visit: np.ndarray, key: np.ndarray, type_code: int, j: np.ndarray
 def _product(frame: Frame, product: np.ndarray, world: World) -> None:
     frame["product"] = product
     frame["price"] = world.product_price_cents[product]
-    frame["currency"][:] = True
+    frame["currency"] = np.ones(len(product), dtype=bool)
     frame["page"] = world.product_url + product
 
 

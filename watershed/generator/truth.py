@@ -12,18 +12,18 @@ implementation (Spark, DuckDB, dbt) of the contract's rules:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from watershed.contract import SESSION_EVENT_TYPES, SESSION_GAP, Platform
 from watershed.generator.assemble import Actors, Arrivals, decimals
 from watershed.generator.config import GeneratorConfig
 from watershed.generator.faults import MALFORMED_KINDS, FaultPlan, fields, pii_fields
 from watershed.generator.frame import TYPE_CODE, Frame
-from watershed.generator.ids import uuid_strings
+from watershed.generator.ids import numbered_strings, uuid_strings
 from watershed.generator.sorting import composite, sort_order
 from watershed.generator.world import World
 
@@ -93,14 +93,11 @@ def _sessions(
     etype = frame["etype"][rows]
     first_row = rows[first]
     user_keys = _user_keys(actors, frame["actor"][first_row], frame["with_user_id"][first_row])
-    first_ids = uuid_strings(event_high[first_row], event_low[first_row]).to_pylist()
-    session_ids = [
-        hashlib.sha256(f"{k}|{e}".encode()).hexdigest()[:32] for k, e in zip(user_keys, first_ids, strict=True)
-    ]
+    first_ids = uuid_strings(event_high[first_row], event_low[first_row])
     revenue = _sum_by(session, np.where(etype == TYPE_CODE["purchase"], frame["revenue"][rows], 0), n)
     table = pa.table({
-        "session_id": pa.array(session_ids, pa.string()),
-        "user_key": pa.array(user_keys, pa.string()),
+        "session_id": session_ids(user_keys, first_ids),
+        "user_key": user_keys,
         "session_date": _dates(t[first]),
         "started_at": _ts(t[first]),
         "ended_at": _ts(t[last]),
@@ -109,17 +106,31 @@ def _sessions(
         **{f"{step}s": pa.array(per_session(etype == TYPE_CODE[step]), pa.int64()) for step in
            ("page_view", *FUNNEL_STEPS)},
         "revenue": decimals(revenue, np.ones(n, dtype=bool), 2),
-        "first_event_id": pa.array(first_ids, pa.string()),
+        "first_event_id": first_ids,
     })  # fmt: skip
     return table.sort_by([("session_date", "ascending"), ("session_id", "ascending")])
 
 
-def _user_keys(actors: Actors, actor: np.ndarray, with_user_id: np.ndarray) -> list[str]:
+def _user_keys(actors: Actors, actor: np.ndarray, with_user_id: np.ndarray) -> pa.Array:
     """coalesce(user_id, anonymous_id) of each (actor, with_user_id)."""
-    user = np.where(with_user_id, actors.user_index[actor], -1)
-    user_ids = actors.user_ids.take(pa.array(np.maximum(user, 0))).to_pylist()
-    anonymous = uuid_strings(actors.anonymous_high[actor], actors.anonymous_low[actor]).to_pylist()
-    return [u if k >= 0 else a for u, a, k in zip(user_ids, anonymous, user.tolist(), strict=True)]
+    number = actors.user_number[actor]
+    signed_in = with_user_id & (number >= 0)
+    user_ids = numbered_strings("", number, signed_in)
+    anonymous = uuid_strings(actors.anonymous_high[actor], actors.anonymous_low[actor])
+    return pc.if_else(pa.array(signed_in), user_ids, anonymous)
+
+
+def session_ids(user_keys: pa.Array, first_event_ids: pa.Array) -> pa.Array:
+    """sha256(user_key || '|' || first event_id)[:32] for whole columns. DuckDB hashes a column
+    on every core; the formula is the contract's (semantics.session_id), and the DuckDB test of
+    the truth recomputes it from the files on its own."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.register("pairs", pa.table({"k": user_keys, "e": first_event_ids}))
+        # a projection keeps the input's row order (preserve_insertion_order is on by default)
+        hashed = con.sql("select sha256(k || '|' || e)[1:32] as id from pairs").fetch_arrow_table()
+    return hashed["id"].combine_chunks().cast(pa.string())
 
 
 def _funnel_daily(
