@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -34,16 +35,26 @@ def test_generate_writes_events_and_truth(tmp_path: Path, capsys: pytest.Capture
         (["--events", "10", "--users", "10"], "give --events or --users, not both"),
         (["--late-rate", "0.7", "--malformed-rate", "0.5"], "must not exceed 1"),
         (["--bot-rate", "1.5"], "bot rate must be in [0, 1)"),
+        (["--start-date", "tomorrow"], "expected YYYY-MM-DD or 'recent'"),
         (["--sink", "http", "--users", "5"], "no write key for source"),
     ],
 )
 def test_bad_options_get_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
 ) -> None:
+    monkeypatch.setenv("WATERSHED_ENV", "prod")  # no development write keys
     for source in ("WEB_ANALYTICS", "USER_EVENTS", "TRANSACTION_DATA", "AD_PLATFORM"):
         monkeypatch.delenv(f"WATERSHED_WRITE_KEY_{source}", raising=False)
     assert main(["generate", "--out", str(tmp_path), "--no-progress", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_recent_start_date_ends_yesterday() -> None:
+    from watershed.generator.cli import _start_date
+
+    today = dt.datetime.now(dt.UTC).date()
+    assert _start_date("recent", 7) == today - dt.timedelta(days=7)
+    assert _start_date("2024-02-28", 7) == dt.date(2024, 2, 28)
 
 
 def test_contract_check_passes_on_the_repository() -> None:

@@ -17,8 +17,10 @@ _SOURCES = ("web_analytics", "user_events", "transaction_data", "ad_platform")
 
 
 def _write_keys(pairs: tuple[str, ...]) -> dict[str, str]:
-    """Write keys from WATERSHED_WRITE_KEY_<SOURCE>, overridden by --write-key SOURCE=KEY."""
-    keys = {
+    """Write keys: the local collector's development keys (WATERSHED_ENV=local only), then
+    WATERSHED_WRITE_KEY_<SOURCE>, then --write-key SOURCE=KEY."""
+    keys = _development_keys()
+    keys |= {
         s: os.environ[f"WATERSHED_WRITE_KEY_{s.upper()}"]
         for s in _SOURCES
         if os.environ.get(f"WATERSHED_WRITE_KEY_{s.upper()}")
@@ -33,6 +35,32 @@ def _write_keys(pairs: tuple[str, ...]) -> dict[str, str]:
     return keys
 
 
+def _development_keys() -> dict[str, str]:
+    # the variable itself, not the full settings: a prod shell without warehouse settings can
+    # still send traffic, and must not fall back to development keys
+    if os.environ.get("WATERSHED_ENV", "local") != "local":
+        return {}
+    try:
+        from collectors.settings import DEV_WRITE_KEYS
+    except ImportError:
+        return {}
+    return dict(DEV_WRITE_KEYS)
+
+
+def _start_date(value: str, days: int) -> dt.date:
+    """A YYYY-MM-DD day, or "recent": the `days` days that end with yesterday (UTC). Only
+    "recent" reads the clock; it suits a live collector, which refuses events more than a week
+    older than its own clock."""
+    if value == "recent":
+        return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected YYYY-MM-DD or 'recent' (got {value!r})", param_hint="--start-date"
+        ) from None
+
+
 @click.command()
 @click.option(
     "--out",
@@ -45,10 +73,9 @@ def _write_keys(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True)
 @click.option(
     "--start-date",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
     default="2025-01-06",
     show_default=True,
-    help="First UTC day of the window.",
+    help="First UTC day of the window (YYYY-MM-DD), or 'recent' for the days up to yesterday.",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["parquet", "ndjson"]), default="parquet", show_default=True)
@@ -91,7 +118,7 @@ def generate(
     events: int | None,
     users: int | None,
     days: int,
-    start_date: dt.datetime,
+    start_date: str,
     seed: int,
     fmt: str,
     sink: str,
@@ -118,7 +145,7 @@ def generate(
         raise click.UsageError("give --events or --users, not both")
     config = GeneratorConfig(
         seed=seed,
-        start_date=start_date.date(),
+        start_date=_start_date(start_date, days),
         days=days,
         events=events if events is not None or users is not None else 100_000,
         users=users,
@@ -140,6 +167,13 @@ def generate(
 
         target = KafkaSink(kafka_bootstrap or load_settings().kafka_bootstrap)
     else:
+        age = dt.datetime.now(dt.UTC).date() - config.start_date
+        if age > dt.timedelta(days=7):
+            click.echo(
+                f"warning: the window starts {age.days} days ago; a collector refuses events more than 7 days "
+                "older than its clock. Use --start-date recent (with --days 7 or fewer) for a live collector.",
+                err=True,
+            )
         target = HttpSink(
             collector_url, _write_keys(write_keys), concurrency=concurrency, rate=rate or None, progress=bar
         )
