@@ -1,0 +1,142 @@
+"""Pure DataFrame -> DataFrame transforms of the real-time job (no sources, sinks or paths).
+
+The window metrics are computed in two steps so that every figure is exact, including unique
+users (Spark streaming has no exact distinct count):
+
+1. :func:`user_windows` (streaming, stateful): one row per (window, user key) with the user's
+   events, purchases, revenue and first/last session event in the window. In append mode Spark
+   emits all rows of a window together, once the watermark has passed the window's end.
+2. :func:`window_metrics` (per micro-batch, over those finalized rows): one row per window.
+
+Definitions (docs/streaming.md):
+
+* total_events: every deduplicated event of the three source topics;
+* unique_users: distinct ``coalesce(user_id, anonymous_id)``;
+* purchases / revenue: count and ``sum(revenue)`` of ``purchase`` events (refunds excluded);
+* conversion_rate: users with a purchase / unique users;
+* avg_session_duration_s: mean, over users with at least one session event
+  (:data:`watershed.contract.SESSION_EVENT_TYPES`) in the window, of last - first such event,
+  in seconds: the visit time seen inside the window (sessions crossing a window boundary are cut;
+  the batch sessionization in the lake is the reference for whole sessions).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from watershed.contract import SESSION_EVENT_TYPES, spark_schema
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import StructType
+
+# The contract's fields the job reads from each JSON event.
+PAYLOAD_FIELDS = (
+    "event_id",
+    "event_type",
+    "user_id",
+    "anonymous_id",
+    "occurred_at",
+    "revenue",
+    "campaign_id",
+    "platform",
+    "cost",
+    "value",
+)
+REVENUE = T.DecimalType(18, 2)
+METRIC_COLUMNS = (
+    "window_start",
+    "window_end",
+    "total_events",
+    "unique_users",
+    "purchases",
+    "revenue",
+    "purchasing_users",
+    "conversion_rate",
+    "avg_session_duration_s",
+)
+COUNTER_COLUMNS = ("campaign_id", "impressions", "clicks", "conversions", "cost", "revenue")
+
+
+def payload_schema() -> StructType:
+    """The subset of the contract's event schema the job parses (types come from the contract)."""
+    fields = {f.name: f for f in spark_schema("events").fields}
+    return T.StructType([fields[name] for name in PAYLOAD_FIELDS])
+
+
+def parse_events(raw: DataFrame) -> DataFrame:
+    """Kafka records (value bytes, topic, partition, offset, timestamp) -> one row per event.
+
+    Records that are not JSON events with an id and an event time get ``event_id`` null and are
+    kept apart by :func:`valid_events` (the collector validates before Kafka, so none are
+    expected; they are counted by the job, never silently dropped)."""
+    parsed = F.from_json(F.col("value").cast("string"), payload_schema())
+    return raw.select(
+        parsed.alias("e"),
+        F.col("topic").alias("kafka_topic"),
+        F.col("timestamp").alias("kafka_timestamp"),
+    ).select("e.*", "kafka_topic", "kafka_timestamp")
+
+
+def is_valid(events: DataFrame) -> Column:
+    return F.col("event_id").isNotNull() & F.col("occurred_at").isNotNull() & F.col("event_type").isNotNull()
+
+
+def user_key() -> Column:
+    return F.coalesce(F.col("user_id"), F.col("anonymous_id"))
+
+
+def user_windows(events: DataFrame, window: str) -> DataFrame:
+    """One row per (tumbling event-time window, user key): the first aggregation step."""
+    purchase = F.col("event_type") == "purchase"
+    session_at = F.when(F.col("event_type").isin(*SESSION_EVENT_TYPES), F.col("occurred_at"))
+    return events.groupBy(F.window("occurred_at", window).alias("window"), user_key().alias("user_key")).agg(
+        F.count(F.lit(1)).alias("events"),
+        F.sum(purchase.cast("long")).alias("purchases"),
+        F.sum(F.when(purchase, F.col("revenue"))).alias("revenue"),
+        F.min(session_at).alias("first_session_at"),
+        F.max(session_at).alias("last_session_at"),
+    )
+
+
+def window_metrics(user_rows: DataFrame) -> DataFrame:
+    """Finalized (window, user) rows -> one metrics row per window (the second step)."""
+    duration = F.unix_micros("last_session_at") - F.unix_micros("first_session_at")
+    per_window = user_rows.groupBy(
+        F.col("window.start").alias("window_start"), F.col("window.end").alias("window_end")
+    ).agg(
+        F.sum("events").cast("long").alias("total_events"),
+        F.count("user_key").alias("unique_users"),
+        F.sum("purchases").cast("long").alias("purchases"),
+        F.coalesce(F.sum("revenue"), F.lit(0)).cast(REVENUE).alias("revenue"),
+        F.count(F.when((F.col("purchases") > 0) & F.col("user_key").isNotNull(), True)).alias("purchasing_users"),
+        (F.avg(duration) / F.lit(1_000_000)).alias("avg_session_duration_s"),
+    )
+    conversion = F.when(F.col("unique_users") > 0, F.col("purchasing_users") / F.col("unique_users")).otherwise(
+        F.lit(0.0)
+    )
+    return per_window.withColumn("conversion_rate", conversion).select(*METRIC_COLUMNS)
+
+
+def ad_counter_deltas(ad_events: DataFrame) -> DataFrame:
+    """One micro-batch of (deduplicated) ad events -> per-campaign increments."""
+    kind = F.col("event_type")
+    return (
+        ad_events.where(F.col("campaign_id").isNotNull())
+        .groupBy("campaign_id")
+        .agg(
+            F.sum((kind == "impression").cast("long")).alias("impressions"),
+            F.sum((kind == "click").cast("long")).alias("clicks"),
+            F.sum((kind == "conversion").cast("long")).alias("conversions"),
+            F.coalesce(F.sum(F.when(kind.isin("impression", "click"), F.col("cost"))), F.lit(0))
+            .cast(T.DecimalType(24, 6))
+            .alias("cost"),
+            F.coalesce(F.sum(F.when(kind == "conversion", F.col("value"))), F.lit(0))
+            .cast(T.DecimalType(24, 2))
+            .alias("revenue"),
+        )
+        .select(*COUNTER_COLUMNS)
+    )

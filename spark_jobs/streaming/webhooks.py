@@ -1,0 +1,80 @@
+"""Alert delivery: a Slack-style incoming webhook and PagerDuty Events API v2.
+
+Payload builders are pure (tested on inline alerts); :func:`deliver` posts them and never
+raises: an unreachable webhook is logged and reported as not delivered, it must not stop the
+stream (the alert is on the `alerts` topic in any case).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from spark_jobs.streaming.rules import Alert
+from watershed.alerts import slack_payload as _slack_body
+
+log = logging.getLogger(__name__)
+
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+_PD_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
+
+
+def slack_payload(alert: Alert) -> dict[str, Any]:
+    severity = "error" if alert.severity == "critical" else "warning"
+    lines = [
+        f"rule: {alert.rule} (threshold {alert.threshold})",
+        f"window: {alert.to_json()['window_start']} - {alert.to_json()['window_end']}",
+        f"value: {alert.value:g}, previous window: {alert.previous:g}",
+    ]
+    return _slack_body(f"Watershed real-time: {alert.summary}", lines, severity=severity)
+
+
+def pagerduty_payload(alert: Alert, routing_key: str) -> dict[str, Any]:
+    """A PagerDuty Events v2 `trigger` event; dedup_key = the alert id, so a re-sent alert
+    updates the same incident instead of opening a second one."""
+    return {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": f"watershed:{alert.alert_id}",
+        "payload": {
+            "summary": alert.summary[:1024],
+            "source": "watershed-streaming",
+            "severity": _PD_SEVERITY.get(alert.severity, "error"),
+            "component": "real-time-metrics",
+            "group": "ecommerce",
+            "class": alert.rule,
+            "timestamp": alert.to_json()["window_end"],
+            "custom_details": alert.to_json(),
+        },
+    }
+
+
+def deliver(
+    alerts: list[Alert],
+    *,
+    slack_url: str | None,
+    pagerduty_url: str | None,
+    pagerduty_routing_key: str | None,
+    timeout: float = 5.0,
+) -> dict[str, int]:
+    """Send every alert to each configured webhook; returns delivered/failed counts."""
+    counts = {"delivered": 0, "failed": 0}
+    if not alerts or not (slack_url or pagerduty_url):
+        return counts
+    import httpx
+
+    with httpx.Client(timeout=timeout) as client:
+        for alert in alerts:
+            targets = []
+            if slack_url:
+                targets.append((slack_url, slack_payload(alert)))
+            if pagerduty_url and pagerduty_routing_key:
+                targets.append((pagerduty_url, pagerduty_payload(alert, pagerduty_routing_key)))
+            for url, body in targets:
+                try:
+                    client.post(url, json=body).raise_for_status()
+                    counts["delivered"] += 1
+                except httpx.HTTPError as error:
+                    log.error("alert %s not delivered to %s: %s", alert.alert_id, url.split("?")[0], error)
+                    counts["failed"] += 1
+    return counts
