@@ -1,11 +1,11 @@
 """The event table as it arrives at the collector: contract columns in arrival order, plus
 ``raw_payload`` for the rows a typed column cannot hold.
 
-No Python object is created per event: string columns are dictionary-encoded over the world's
-vocabularies (URLs, agents, products, actors' ids), amounts become decimals straight from
-integer cents/micros, ids are formatted from random words. The Parquet files store plain string
-columns (:mod:`watershed.generator.files` does not store the Arrow schema), so every engine
-reads the contract's types.
+No Python object is created per event: string columns with a small vocabulary (types, URLs,
+agents, products, campaigns) are dictionary arrays over the world's values; ids are formatted
+from random words or digit arrays; amounts become decimals straight from integer cents/micros.
+The Parquet files store plain string columns (:mod:`watershed.generator.files` does not store
+the Arrow schema), so every engine reads the contract's types.
 
 Malformations are applied here: a missing field is a null (and absent from the JSON payload);
 a wrongly typed one is null in its column and present, with its wrong value, in ``raw_payload``.
@@ -13,8 +13,9 @@ a wrongly typed one is null in its column and present, with its wrong value, in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -41,7 +42,6 @@ class Actors:
     anonymous_high: np.ndarray
     anonymous_low: np.ndarray
     user_number: np.ndarray  # per actor: the shop's user id (a number), -1 for anonymous users, audience, bots
-    humans: int
 
 
 @dataclass(frozen=True)
@@ -96,40 +96,48 @@ def assemble(
     props = np.where(oversize, len(world.properties) + plan.variant[src], rows["props"])
     platform = world.campaign_platform[np.maximum(rows["campaign"], 0)]
     ones = np.ones(n, dtype=bool)
-    columns = {
-        "event_id": uuid_strings(event_high[src], event_low[src], ~cut("event_id")),
-        "event_type": _coded(EVENT_TYPES, np.where(cut("event_type"), -1, etype)),
-        "schema_version": _int64(np.full(n, CURRENT_SCHEMA_VERSION), ~cut("schema_version")),
-        "source": _coded([s.value for s in SOURCES], np.where(cut("source"), -1, SOURCE_CODE_OF_TYPE[etype])),
-        "user_id": numbered_strings("", actors.user_number[actor], rows["with_user_id"] & ~no_id & ~cut("user_id")),
-        "anonymous_id": uuid_strings(actors.anonymous_high[actor], actors.anonymous_low[actor], ~no_id),
-        "occurred_at": _timestamp(plan.occurred[src], ~cut("occurred_at")),
-        "received_at": _timestamp(arrived.received, ones),
-        "page_url": _coded(world.urls, np.where(cut("page_url"), -1, rows["page"])),
-        "referrer": _coded(world.urls, rows["ref"]),
-        "device": _coded([d.value for d in Device], rows["device"]),
-        "geo": _geo(np.where(cut("geo"), -1, rows["place"])),
-        "user_agent": _coded(world.user_agents, rows["ua"]),
-        **_personal_data(plan.pii[src], actor),  # a retry repeats the payload, personal data too
-        "properties": _coded(
+    # each column is independent; numpy and Arrow release the GIL, so two threads build them
+    builders: dict[str, Callable[[], pa.Array]] = {
+        "event_id": lambda: uuid_strings(event_high[src], event_low[src], ~cut("event_id")),
+        "event_type": lambda: _coded(EVENT_TYPES, np.where(cut("event_type"), -1, etype)),
+        "schema_version": lambda: _int64(np.full(n, CURRENT_SCHEMA_VERSION), ~cut("schema_version")),
+        "source": lambda: _coded([s.value for s in SOURCES], np.where(cut("source"), -1, SOURCE_CODE_OF_TYPE[etype])),
+        "user_id": lambda: numbered_strings(
+            "", actors.user_number[actor], rows["with_user_id"] & ~no_id & ~cut("user_id")
+        ),
+        "anonymous_id": lambda: uuid_strings(actors.anonymous_high[actor], actors.anonymous_low[actor], ~no_id),
+        "occurred_at": lambda: _timestamp(plan.occurred[src], ~cut("occurred_at")),
+        "received_at": lambda: _timestamp(arrived.received, ones),
+        "page_url": lambda: _coded(world.urls, np.where(cut("page_url"), -1, rows["page"])),
+        "referrer": lambda: _coded(world.urls, rows["ref"]),
+        "device": lambda: _coded([d.value for d in Device], rows["device"]),
+        "geo": lambda: _geo(np.where(cut("geo"), -1, rows["place"])),
+        "user_agent": lambda: _coded(world.user_agents, rows["ua"]),
+        "properties": lambda: _coded(
             [*world.properties, OVERSIZE_KEYS, OVERSIZE_BYTES], np.where(cut("properties"), -1, props)
         ),
-        "product_id": _coded(world.product_ids, np.where(cut("product_id"), -1, rows["product"])),
-        "price": decimals(rows["price"], (rows["price"] >= 0) & ~cut("price"), 2),
-        "currency": _coded([SHOP_CURRENCY], np.where(rows["currency"] & ~cut("currency"), 0, -1)),
-        "query": _coded(list(SEARCHES), np.where(cut("query"), -1, rows["query"])),
-        "quantity": _int64(rows["qty"], (rows["qty"] > 0) & ~cut("quantity")),
-        "items": _items(rows["items_start"], np.where(cut("items"), 0, rows["items_len"]), lines, world),
-        "order_id": numbered_strings(ORDER_PREFIX, order_base + rows["order"], (rows["order"] >= 0) & ~cut("order_id")),
-        "revenue": decimals(rows["revenue"], (rows["revenue"] >= 0) & ~cut("revenue"), 2),
-        "campaign_id": _coded(world.campaign_ids, np.where(cut("campaign_id"), -1, rows["campaign"])),
-        "platform": _coded(
+        "product_id": lambda: _coded(world.product_ids, np.where(cut("product_id"), -1, rows["product"])),
+        "price": lambda: decimals(rows["price"], (rows["price"] >= 0) & ~cut("price"), 2),
+        "currency": lambda: _coded([SHOP_CURRENCY], np.where(rows["currency"] & ~cut("currency"), 0, -1)),
+        "query": lambda: _coded(list(SEARCHES), np.where(cut("query"), -1, rows["query"])),
+        "quantity": lambda: _int64(rows["qty"], (rows["qty"] > 0) & ~cut("quantity")),
+        "items": lambda: _items(rows["items_start"], np.where(cut("items"), 0, rows["items_len"]), lines, world),
+        "order_id": lambda: numbered_strings(
+            ORDER_PREFIX, order_base + rows["order"], (rows["order"] >= 0) & ~cut("order_id")
+        ),
+        "revenue": lambda: decimals(rows["revenue"], (rows["revenue"] >= 0) & ~cut("revenue"), 2),
+        "campaign_id": lambda: _coded(world.campaign_ids, np.where(cut("campaign_id"), -1, rows["campaign"])),
+        "platform": lambda: _coded(
             [p.value for p in Platform], np.where((rows["campaign"] >= 0) & ~cut("platform"), platform, -1)
         ),
-        "ad_id": _coded(world.ad_ids, np.where(cut("ad_id"), -1, rows["ad"])),
-        "cost": decimals(rows["cost"], rows["cost"] >= 0, 6),
-        "value": decimals(rows["value"], (rows["value"] >= 0) & ~cut("value"), 2),
+        "ad_id": lambda: _coded(world.ad_ids, np.where(cut("ad_id"), -1, rows["ad"])),
+        "cost": lambda: decimals(rows["cost"], rows["cost"] >= 0, 6),
+        "value": lambda: decimals(rows["value"], (rows["value"] >= 0) & ~cut("value"), 2),
     }
+    with ThreadPoolExecutor(2) as pool:
+        futures = {name: pool.submit(build) for name, build in builders.items()}
+        columns = {name: future.result() for name, future in futures.items()}
+    columns |= _personal_data(plan.pii[src], actor)  # a retry repeats the payload, personal data too
     names_in_order = [f.name for f in arrow_schema("events")]
     table = pa.Table.from_arrays([columns[name] for name in names_in_order], names=names_in_order)
     _check_cuts(table, names, cut)
@@ -138,7 +146,7 @@ def assemble(
     return table.append_column(RAW_PAYLOAD, raw)
 
 
-def _check_cuts(table: pa.Table, names: list[str], cut: Any) -> None:
+def _check_cuts(table: pa.Table, names: list[str], cut: Callable[[str], np.ndarray]) -> None:
     """Every field a malformation may remove is null on the rows it was removed from (a column
     built without its cut would silently make a malformed event valid)."""
     for name in names:

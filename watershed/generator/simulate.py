@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from watershed.contract import CURRENT_SCHEMA_VERSION, EVENT_TYPES, SESSION_GAP
 from watershed.generator.ads import ad_events
 from watershed.generator.assemble import Actors, arrivals, assemble
 from watershed.generator.bots import bot_events
 from watershed.generator.config import GeneratorConfig
-from watershed.generator.faults import MALFORMED_KINDS, plan_faults
+from watershed.generator.faults import MALFORMED_KINDS, FaultPlan, plan_faults
 from watershed.generator.frame import concat, size
 from watershed.generator.ids import random_uuid_words
 from watershed.generator.population import plan_population
@@ -68,7 +69,7 @@ def simulate(config: GeneratorConfig) -> Simulation:
     user_number = np.full(humans + audience + bots, -1, dtype=np.int64)
     registered = np.flatnonzero(population.registered)
     user_number[registered] = int(ids.integers(1_000_000, 5_000_000)) + np.arange(len(registered))
-    actors = Actors(anonymous_high, anonymous_low, user_number, humans)
+    actors = Actors(anonymous_high, anonymous_low, user_number)
     order_base = int(ids.integers(10_000_000, 50_000_000))  # 8-digit order numbers
 
     plan = plan_faults(_rng(seed, _FAULTS), frame, config.faults, humans)
@@ -83,7 +84,7 @@ def simulate(config: GeneratorConfig) -> Simulation:
 def _summary(
     config: GeneratorConfig,
     frame: dict[str, np.ndarray],
-    plan: Any,
+    plan: FaultPlan,
     events: pa.Table,
     truth: Truth,
     humans: int,
@@ -95,7 +96,7 @@ def _summary(
     by_kind = {k["values"]: k["counts"] for k in kinds}
     sessions = truth.sessions
     bot_sessions = int(np.sum(sessions["is_bot"].to_numpy(zero_copy_only=False)))
-    revenue = truth.revenue_daily["revenue"]
+    revenue = truth.revenue_daily["revenue"]  # every day of the window: never empty
     return {
         "contract_schema_version": CURRENT_SCHEMA_VERSION,
         "parameters": config.describe(),
@@ -117,7 +118,7 @@ def _summary(
         "sessions": sessions.num_rows,
         "bot_sessions": bot_sessions,
         "orders": int(np.sum(truth.revenue_daily["orders"].to_numpy())),
-        "revenue": str(sum((v.as_py() for v in revenue), start=type(revenue[0].as_py())(0))) if len(revenue) else "0",
+        "revenue": str(pc.sum(revenue).as_py()),
         "rules": {
             "valid_events": "malformed events are excluded; duplicates count once (the first received copy)",
             "sessions": f"per coalesce(user_id, anonymous_id), ordered by (occurred_at, event_id); a gap of "
