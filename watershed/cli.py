@@ -25,6 +25,8 @@ _COMMANDS = [
     "spark_jobs.cli:sessionize",
     "spark_jobs.cli:gold",
     "watershed.generator.cli:generate", "watershed.contract.cli:contract",
+    "spark_jobs.streaming.cli:stream",
+    "spark_jobs.streaming.cli:ad_counters",
 ]
 
 
