@@ -27,6 +27,7 @@ _COMMANDS = [
     "watershed.generator.cli:generate", "watershed.contract.cli:contract",
     "spark_jobs.streaming.cli:stream",
     "spark_jobs.streaming.cli:ad_counters",
+    "quality.cli:quality",
 ]
 
 

@@ -1,0 +1,207 @@
+"""The checkpoints: for each, how a day's data is read and which suites it must pass.
+
+========== ================================================================= =====================
+checkpoint data of day D                                                      suites
+========== ================================================================= =====================
+bronze     ``bronze/<topic>/dt=D/hour=*`` of every event topic                ``bronze.events``
+silver     ``silver/events/dt=D``, ``silver/sessions/dt=D``                   ``silver.events``,
+                                                                              ``silver.sessions``
+ads        ad-platform rows of D (``WATERSHED_QUALITY_AD_ROWS_PATH``)         ``ads.ad_platform_daily``
+marts      each mart's rows of D in the warehouse, and D-1's volume           ``marts.<table>``
+ledger     every stage's counts per hour (:mod:`quality.ledger_io`)           ``ledger.reconciliation``
+========== ================================================================= =====================
+
+A loader returns :class:`Prepared`: the validations, and checks that failed before any
+expectation could run (no data at all for the day), reported like failed expectations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+
+from quality import checks, lakeio, prepare
+from quality.engine import ExpectationOutcome, Validation
+from quality.settings import QualitySettings
+from watershed.contract import Family
+from watershed.settings import Settings
+
+EVENT_TOPICS = tuple(f.value for f in Family)
+
+
+@dataclass
+class Prepared:
+    validations: list[Validation]
+    missing: list[ExpectationOutcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def no_data(suite: str, what: str) -> ExpectationOutcome:
+    return ExpectationOutcome(
+        suite=suite,
+        name="has_rows",
+        expectation="expect_table_row_count_to_be_between",
+        columns=[],
+        description="the day's partition exists and holds rows",
+        success=False,
+        element_count=0,
+        error=f"no rows: {what}",
+    )
+
+
+# ---- validations of given frames (pure: the tests and the loaders use these) -------------------
+
+
+def bronze_validations(events: pd.DataFrame, rules: checks.Rules) -> list[Validation]:
+    return [Validation("bronze.events", checks.bronze_event_checks(rules), prepare.events(events))]
+
+
+def silver_validations(events: pd.DataFrame | None, sessions: pd.DataFrame | None) -> list[Validation]:
+    out = []
+    if events is not None:
+        out.append(Validation("silver.events", checks.silver_event_checks(), prepare.silver_events(events)))
+    if sessions is not None:
+        out.append(Validation("silver.sessions", checks.silver_session_checks(), prepare.sessions(sessions)))
+    return out
+
+
+def ad_validations(rows: pd.DataFrame) -> list[Validation]:
+    return [Validation("ads.ad_platform_daily", checks.ad_row_checks(), prepare.ad_rows(rows))]
+
+
+def mart_validation(
+    spec: checks.MartSpec, rows: pd.DataFrame, previous_volume: float | None, band: float
+) -> Validation:
+    from quality.marts import volume_band
+
+    return Validation(
+        f"marts.{spec.table}", checks.mart_checks(spec), prepare.plain(rows), volume_band(previous_volume, band)
+    )
+
+
+def ledger_validation(reconciliation: pd.DataFrame, steps: list[str]) -> Validation:
+    found = [
+        checks.Check(
+            f"reconciles:{step}",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "unexplained", "min_value": 0, "max_value": 0},
+            f"every event before {step} is found in {step} or explained (unexplained = 0 in every hour)",
+            condition=("==", "step", step),
+        )
+        for step in steps
+    ]
+    frame = reconciliation if len(reconciliation) else pd.DataFrame({"step": [], "unexplained": []})
+    return Validation("ledger.reconciliation", found, frame.reset_index(drop=True))
+
+
+# ---- loaders: read day D -------------------------------------------------------------------------
+
+
+def load_bronze(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
+    iso = day.isoformat()
+    # the raw value is the largest column and no check reads it
+    parts = [
+        lakeio.read_frame(settings, f"bronze/{topic}/dt={iso}/hour=*", exclude=("kafka_value",))
+        for topic in EVENT_TOPICS
+    ]
+    found = [p for p in parts if p is not None]
+    if not found:
+        return Prepared([], [no_data("bronze.events", f"bronze/<topic>/dt={iso}")])
+    events = pd.concat(found, ignore_index=True)
+    return Prepared(bronze_validations(events, checks.Rules.from_settings(qs)), details={"rows": len(events)})
+
+
+def load_silver(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
+    iso = day.isoformat()
+    events = lakeio.read_frame(settings, f"silver/events/dt={iso}")
+    sessions = lakeio.read_frame(settings, f"silver/sessions/dt={iso}")
+    missing = []
+    if events is None:
+        missing.append(no_data("silver.events", f"silver/events/dt={iso}"))
+    if sessions is None:
+        missing.append(no_data("silver.sessions", f"silver/sessions/dt={iso}"))
+    return Prepared(silver_validations(events, sessions), missing)
+
+
+def load_ads(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
+    pattern = qs.ad_rows_path.format(date=day.isoformat())
+    rows = lakeio.read_frame(settings, pattern)
+    if rows is None:
+        return Prepared([], [no_data("ads.ad_platform_daily", pattern)])
+    return Prepared(ad_validations(rows))
+
+
+def load_marts(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
+    from quality.marts import load_marts as specs_of
+
+    specs = specs_of(qs.marts_file)
+    prepared = Prepared([])
+    path = settings.duckdb_file
+    if settings.warehouse != "duckdb" or not path.exists():
+        prepared.missing = [no_data(f"marts.{s.table}", f"warehouse {path}") for s in specs]
+        return prepared
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        for spec in specs:
+            table = f'"{qs.marts_schema}"."{spec.table}"'
+            try:
+                rows = con.execute(f'select * from {table} where "{spec.date_column}" = ?', [day]).df()  # noqa: S608
+                measure = f'sum("{spec.volume}")' if spec.volume else "count(*)"
+                found = con.execute(
+                    f'select {measure}, count(*) from {table} where "{spec.date_column}" = ?',  # noqa: S608
+                    [day - timedelta(days=1)],
+                ).fetchone()
+            except duckdb.Error as error:
+                prepared.missing.append(no_data(f"marts.{spec.table}", str(error).splitlines()[0]))
+                continue
+            if rows.empty:
+                prepared.missing.append(no_data(f"marts.{spec.table}", f"{table} has no row for {day}"))
+                continue
+            previous = float(found[0]) if found and found[1] and found[0] is not None else None
+            prepared.validations.append(mart_validation(spec, rows, previous, qs.volume_band))
+            prepared.notes.append(
+                f"marts.{spec.table}: {len(rows)} rows; previous day's volume: "
+                f"{'none' if previous is None else f'{previous:g}'}"
+            )
+    finally:
+        con.close()
+    return prepared
+
+
+def load_ledger(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
+    from quality.ledger import reconcile
+    from quality.ledger_io import collect
+
+    counts, notes = collect(settings, day, marts_schema=qs.marts_schema)
+    return ledger_prepared(reconcile(counts), notes)
+
+
+def ledger_prepared(ledger: Any, notes: list[str] | None = None) -> Prepared:
+    notes = list(notes or [])
+    notes += ledger.problems()
+    details = {
+        "measured": ledger.measured,
+        "not_measured": ledger.not_measured,
+        "unexplained_by_step": {s: ledger.unexplained(s) for s in ledger.steps},
+        "quarantine_reasons": ledger.reasons.groupby("reason")["count"].sum().astype(int).to_dict()
+        if len(ledger.reasons)
+        else {},
+        "counts": ledger.counts.to_dict(orient="records"),
+    }
+    return Prepared([ledger_validation(ledger.reconciliation, ledger.steps)], notes=notes, details=details)
+
+
+LOADERS: dict[str, Callable[[Settings, QualitySettings, date], Prepared]] = {
+    "bronze": load_bronze,
+    "silver": load_silver,
+    "ads": load_ads,
+    "marts": load_marts,
+    "ledger": load_ledger,
+}

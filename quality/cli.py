@@ -1,0 +1,83 @@
+"""`watershed quality run <checkpoint> --date D`, `watershed quality list`, `watershed quality docs`.
+
+Light to import: pandas and Great Expectations load inside the commands. A failing checkpoint
+prints its report and exits 1; a configuration or IO problem exits 2 with one line.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+
+CHECKPOINTS = ("bronze", "silver", "ads", "marts", "ledger")
+
+
+class CheckpointFailed(click.ClickException):
+    exit_code = 1
+
+
+@click.group()
+def quality() -> None:
+    """Data quality gates (Great Expectations) for every layer; see docs/quality.md."""
+
+
+@quality.command("run")
+@click.argument("checkpoint", type=click.Choice(CHECKPOINTS))
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="The day (UTC) to check.")
+@click.option("--no-alert", is_flag=True, help="Do not post to the webhook when the checkpoint fails.")
+@click.option("--no-docs", is_flag=True, help="Skip updating the Data Docs site.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole outcome as JSON instead of the report.")
+def run(checkpoint: str, day: datetime, no_alert: bool, no_docs: bool, as_json: bool) -> None:
+    """Run CHECKPOINT on one day; exit 1 (and alert) when an expectation fails."""
+    from quality.runner import run_checkpoint
+
+    outcome = run_checkpoint(checkpoint, day.date(), alert=not no_alert, data_docs=not no_docs)
+    if as_json:
+        click.echo(json.dumps(outcome.to_dict(), indent=2, default=str))
+    else:
+        click.echo("\n".join(outcome.report()))
+    if not outcome.success:
+        raise CheckpointFailed(
+            f"checkpoint {checkpoint} failed for {outcome.date}: {len(outcome.failures)} of {outcome.evaluated} "
+            f"expectations ({', '.join(outcome.failed_names[:5])}{', ...' if len(outcome.failures) > 5 else ''})"
+        )
+
+
+@quality.command("list")
+@click.option("--checks", "show_checks", is_flag=True, help="Also list every expectation of every suite.")
+def list_(show_checks: bool) -> None:
+    """The checkpoints, their suites and (with --checks) their expectations."""
+    from quality import checks
+    from quality.marts import load_marts
+    from quality.settings import load_quality_settings
+
+    qs = load_quality_settings()
+    rules = checks.Rules.from_settings(qs)
+    suites = {
+        "bronze": {"bronze.events": checks.bronze_event_checks(rules)},
+        "silver": {"silver.events": checks.silver_event_checks(), "silver.sessions": checks.silver_session_checks()},
+        "ads": {"ads.ad_platform_daily": checks.ad_row_checks()},
+        "marts": {f"marts.{s.table}": checks.mart_checks(s) for s in load_marts(qs.marts_file)},
+        "ledger": {"ledger.reconciliation": []},
+    }
+    for name, by_suite in suites.items():
+        click.echo(name)
+        for suite, found in by_suite.items():
+            click.echo(f"  {suite}: {len(found) or 'one per measured step'} expectations")
+            if show_checks:
+                for check in found:
+                    click.echo(f"    {check.name}: {check.description}")
+
+
+@quality.command("docs")
+def docs() -> None:
+    """Rebuild the Data Docs site and print where its index is."""
+    from quality import engine
+    from quality.settings import load_quality_settings
+    from watershed.settings import load_settings
+
+    ctx = engine.context(load_quality_settings().quality_dir(load_settings()))
+    ctx.build_data_docs()
+    click.echo(engine.data_docs_index(ctx) or "no Data Docs site configured")
