@@ -14,6 +14,7 @@ import pytest
 
 from spark_jobs.streaming.config import ALERTS_TOPIC, METRICS_TOPIC, SOURCE_TOPICS, StreamConfig
 from watershed.contract import topic_for
+from watershed.generator.wire import dumps
 from watershed.settings import Settings
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -72,7 +73,7 @@ class Topics:
         producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True})
         for e in events:
             key = (e.get("user_id") or e.get("anonymous_id") or "").encode()
-            producer.produce(self.prefix + topic_for(e["event_type"]), key=key, value=json.dumps(e).encode())
+            producer.produce(self.prefix + topic_for(e["event_type"]), key=key, value=dumps(e))
         assert producer.flush(30) == 0
 
     def read(self, topic: str) -> list[dict[str, Any]]:
