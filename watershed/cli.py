@@ -28,6 +28,7 @@ _COMMANDS = [
     "spark_jobs.streaming.cli:stream",
     "spark_jobs.streaming.cli:ad_counters",
     "quality.cli:quality",
+    "watershed.warehouse.cli:warehouse",
 ]
 
 
