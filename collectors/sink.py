@@ -107,6 +107,7 @@ class KafkaSink:
             "reconnect.backoff.ms": 100,
             "reconnect.backoff.max.ms": 1000,
             "error_cb": self._on_error,
+            "logger": logging.getLogger("watershed.collector.kafka"),  # librdkafka's log, not stderr
             **(config or {}),
         }
         self._producer: Any = None

@@ -155,7 +155,9 @@ def _text_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
 def _pii_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     from watershed.contract import PII_PATTERNS
 
-    return tuple(("ip" if name.startswith("ip") else name, re.compile(p)) for name, p in PII_PATTERNS.items())
+    # addresses first: a dotted IPv4 address also matches the (broad) phone pattern
+    order = sorted(PII_PATTERNS, key=lambda name: name == "phone")
+    return tuple(("ip" if name.startswith("ip") else name, re.compile(PII_PATTERNS[name])) for name in order)
 
 
 def _looks_personal(text: str) -> str | None:
