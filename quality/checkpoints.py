@@ -58,7 +58,8 @@ def no_data(suite: str, what: str) -> ExpectationOutcome:
 
 
 def bronze_validations(events: pd.DataFrame, rules: checks.Rules) -> list[Validation]:
-    return [Validation("bronze.events", checks.bronze_event_checks(rules), prepare.events(events))]
+    frame = prepare.events(events, late_after_seconds=rules.late_after_seconds)
+    return [Validation("bronze.events", checks.bronze_event_checks(rules), frame)]
 
 
 def silver_validations(events: pd.DataFrame | None, sessions: pd.DataFrame | None) -> list[Validation]:

@@ -21,8 +21,8 @@ from watershed.contract import (
 )
 from watershed.contract.fields import EARLIEST_OCCURRED_AT
 
-# A row condition: ("==", column, value), ("in", column, values), ("null", column),
-# ("not_null", column) or ("any", [conditions]) (true when one of them is).
+# A row condition: ("==" | "<=" | ">=", column, value), ("in", column, values), ("null", column),
+# ("not_null", column), ("any", [conditions]) or ("all", [conditions]).
 Condition = tuple[Any, ...]
 
 
@@ -228,6 +228,7 @@ def bronze_event_checks(rules: Rules | None = None, checks: TableChecks | None =
     out-of-order arrival and bot share, each within its tolerance). Duplicates are allowed:
     bronze keeps every copy, silver removes them."""
     rules = rules or Rules()
+    max_age = (checks or quality_inputs()["events"]).rules["max_event_age_seconds"]
     out = [
         Check(
             "parsed_against_contract",
@@ -245,8 +246,9 @@ def bronze_event_checks(rules: Rules | None = None, checks: TableChecks | None =
                 "mostly": round(1 - rules.max_late_share, 6),
             },
             f"at most {rules.max_late_share:.1%} of events arrive more than {rules.late_after_seconds:g} s "
-            "after they occurred (retries of an event are not counted)",
-            condition=("==", "is_retry", False),
+            "after they occurred (not counting retries, nor times outside the retention, which fail "
+            "occurred_at_within_retention)",
+            condition=("all", [("==", "is_retry", False), ("<=", "arrival_lag_seconds", max_age)]),
         ),
         Check(
             "arrival_in_order",
@@ -257,7 +259,7 @@ def bronze_event_checks(rules: Rules | None = None, checks: TableChecks | None =
                 "mostly": round(1 - rules.max_out_of_order_share, 6),
             },
             f"at most {rules.max_out_of_order_share:.1%} of events arrive after a later event of the same user "
-            "(site and back-end streams; ad platforms report in batches)",
+            "(site and back-end streams, as ad platforms report in batches; late events are counted as late)",
         ),
         Check(
             "bot_share",

@@ -62,9 +62,11 @@ def reference_time(frame: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(received, utc=True)
 
 
-def events(frame: pd.DataFrame) -> pd.DataFrame:
+def events(frame: pd.DataFrame, late_after_seconds: float = 300.0) -> pd.DataFrame:
     """Contract-shaped event rows (bronze, or any flat event table) -> the frame the event
-    suites validate: plain types, ``geo.*`` and ``items.*`` flattened, derived columns added."""
+    suites validate: plain types, ``geo.*`` and ``items.*`` flattened, derived columns added.
+    An event that arrives more than `late_after_seconds` after it occurred is late, and is not
+    also reported as out of order."""
     out = _plain(frame)
     struct_children = {c.name: [f.name for f in c.fields] for c in event_columns() if c.kind == "struct"}
     if "geo" in out:
@@ -95,6 +97,8 @@ def events(frame: pd.DataFrame) -> pd.DataFrame:
     out["user_key"] = out["user_id"].where(out["user_id"].notna(), out["anonymous_id"])
     out["is_retry"] = _retries(out, received)
     out["arrived_out_of_order"] = _out_of_order(out, occurred, received)
+    late = out["arrival_lag_seconds"] > late_after_seconds
+    out.loc[late & out["arrived_out_of_order"].notna(), "arrived_out_of_order"] = None
     agents = out["user_agent"] if "user_agent" in out else pd.Series(None, index=out.index, dtype=object)
     out["is_bot"] = _by_unique(agents, is_bot_user_agent).where(agents.notna(), False).astype(bool)
     return out
