@@ -1,0 +1,1 @@
+"""Thin IO around the transforms: which lake folders a job reads and writes, and how."""
