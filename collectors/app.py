@@ -191,7 +191,6 @@ async def authenticate(request: Request) -> Client:
     return client
 
 
-CollectorDep = Annotated[Collector, Depends(get_collector)]
 SinkDep = Annotated[Sink, Depends(get_sink)]
 ClientDep = Annotated[Client, Depends(authenticate)]
 
@@ -340,7 +339,7 @@ def create_app(
         responses=_responses(400, 401, 403, 413, 415, 422, 429, 503),
         openapi_extra={"requestBody": _body_doc("#/components/schemas/Event")},
     )
-    async def post_event(request: Request, client: ClientDep, collector: CollectorDep, sink: SinkDep) -> Response:
+    async def post_event(request: Request, client: ClientDep, sink: SinkDep) -> Response:
         """One event; 200 once Kafka acknowledged it. An invalid event is answered 422 with every
         error (and written to events-invalid)."""
         if wait := client.bucket.empty():
@@ -375,7 +374,7 @@ def create_app(
         responses=_responses(400, 401, 403, 413, 415, 422, 429, 503),
         openapi_extra={"requestBody": _body_doc("#/components/schemas/Batch")},
     )
-    async def post_batch(request: Request, client: ClientDep, collector: CollectorDep, sink: SinkDep) -> Response:
+    async def post_batch(request: Request, client: ClientDep, sink: SinkDep) -> Response:
         """Up to 500 events as ``{"events": [...]}``. Valid events go to their topics, invalid ones to
         events-invalid with their errors; 200 once Kafka acknowledged all of them."""
         settings = collector.settings

@@ -32,8 +32,8 @@ from watershed.contract import (
     INVALID_TOPIC,
     FieldError,
     Source,
+    event_types_for_source,
     is_bot_user_agent,
-    source_may_send,
     topic_for,
     validate_event,
 )
@@ -65,13 +65,13 @@ class EventProcessor:
     def __init__(self, pseudonymiser: Pseudonymiser, version: str) -> None:
         self.pseudonymiser = pseudonymiser
         self.version = version
+        self._allowed = {source: frozenset(event_types_for_source(source)) for source in Source}
         self._headers = {
             flag: [("collector-version", version.encode()), ("bot", b"true" if flag else b"false")]
             for flag in (False, True)
         }
 
-    @staticmethod
-    def permission_error(payload: Any, source: Source) -> FieldError | None:
+    def permission_error(self, payload: Any, source: Source) -> FieldError | None:
         """Why a key of `source` may not send this event (None when it may, or when the event is
         too broken to tell: validation reports that). Answered with 403."""
         if not isinstance(payload, dict):
@@ -80,7 +80,7 @@ class EventProcessor:
         if isinstance(claimed, str) and claimed != source.value and claimed in _SOURCES:
             return FieldError("source", f"the write key belongs to source {source.value}; this event says {claimed}")
         event_type = payload.get("event_type")
-        if isinstance(event_type, str) and event_type in EVENT_FAMILY and not source_may_send(source, event_type):
+        if isinstance(event_type, str) and event_type in EVENT_FAMILY and event_type not in self._allowed[source]:
             family = EVENT_FAMILY[event_type].value
             return FieldError(
                 "event_type", f"a write key of source {source.value} may not send {event_type} events ({family})"

@@ -72,6 +72,12 @@ class _Delivery:
                     self.future.set_exception(SinkUnavailable(f"Kafka refused the events: {self.error}"))
 
 
+def _expire(future: asyncio.Future[None], timeout: float) -> None:
+    """The request's deadline passed: answer it now; a later acknowledgement finds it done."""
+    if not future.done():
+        future.set_exception(SinkUnavailable(f"Kafka did not acknowledge the events within {timeout:g} s"))
+
+
 class KafkaSink:
     """Records to Kafka, acknowledged by every in-sync replica before store() returns."""
 
@@ -164,11 +170,11 @@ class KafkaSink:
             raise SinkUnavailable(f"Kafka refused the events: {error}") from None
         if not self._timer_fast:
             self._schedule(fast=True)
+        deadline = loop.call_later(self.timeout, _expire, future, self.timeout)
         try:
-            await asyncio.wait_for(asyncio.shield(future), self.timeout)
-        except TimeoutError:
-            future.cancel()  # a late acknowledgement must not resolve an answered request
-            raise SinkUnavailable(f"Kafka did not acknowledge the events within {self.timeout:g} s") from None
+            await future
+        finally:
+            deadline.cancel()
 
     def _schedule(self, *, fast: bool) -> None:
         if self._timer is not None:

@@ -20,7 +20,6 @@ string gives unrelated hashes as an e-mail and as a phone number.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import re
@@ -87,7 +86,7 @@ class Pseudonymiser:
     def hash(self, field: str, value: str) -> str:
         """`<key id>:<hex HMAC>` of a personal value of `field`."""
         message = f"{field}\x1f{normalise(field, value)}".encode()
-        return f"{self.key_id}:{hmac.new(self._key, message, hashlib.sha256).hexdigest()}"
+        return f"{self.key_id}:{hmac.digest(self._key, message, 'sha256').hex()}"
 
     def hash_any(self, field: str, value: Any) -> str:
         """Like :meth:`hash` for a value of any JSON type (as found in a rejected event)."""
