@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -59,8 +60,10 @@ def _resolve(future: asyncio.Future[None], error: Any) -> None:
             future.set_exception(RuntimeError(str(error)))
 
 
-class ConfluentClient:
-    name = "confluent-kafka"
+class ConfluentThreadClient:
+    """confluent-kafka with delivery reports served by a poll thread (the usual recipe)."""
+
+    name = "confluent-kafka (poll thread)"
 
     def __init__(self, bootstrap: str) -> None:
         from confluent_kafka import Producer
@@ -90,6 +93,29 @@ class ConfluentClient:
         self.producer.flush(10)
         self.running = False
         self.thread.join()
+
+
+class CollectorSinkClient:
+    """confluent-kafka as the collector uses it: collectors.sink.KafkaSink, whose delivery reports
+    are served on the event loop (poll(0) every millisecond while records are in flight)."""
+
+    name = "confluent-kafka (collector sink)"
+
+    def __init__(self, bootstrap: str) -> None:
+        from collectors.sink import KafkaSink
+
+        self.sink = KafkaSink(bootstrap, required_topics=[TOPIC], timeout=30, linger_ms=LINGER_MS)
+
+    async def start(self) -> None:
+        await self.sink.start()
+
+    async def send(self, records: list[tuple[bytes, bytes]]) -> None:
+        from collectors.sink import Record
+
+        await self.sink.store([Record(TOPIC, key, value) for key, value in records])
+
+    async def close(self) -> None:
+        await self.sink.close()
 
 
 class KafkaPythonClient:
@@ -138,7 +164,7 @@ class AioKafkaClient:
         await self.producer.stop()
 
 
-CLIENTS = {c.name: c for c in (ConfluentClient, KafkaPythonClient, AioKafkaClient)}
+CLIENTS = {c.name: c for c in (CollectorSinkClient, ConfluentThreadClient, KafkaPythonClient, AioKafkaClient)}
 
 
 def records(n: int) -> list[tuple[bytes, bytes]]:
@@ -243,6 +269,7 @@ def main() -> None:
         return
     from bench.collector._broker import broker
 
+    load = os.getloadavg()[0]
     with broker(args.bootstrap, {TOPIC: PARTITIONS}) as bootstrap:
         rows = run(bootstrap)
     body = table(rows)
@@ -256,7 +283,8 @@ def main() -> None:
             "Same broker, acks=all, idempotent producer, linger 2 ms, murmur2 partitioning, the collector's "
             "message shape and call pattern (asyncio/uvloop; a request produces 1 or 100 messages and awaits "
             "every ack). `single`: 64 concurrent requests of 1 message; `batch100`: 8 concurrent requests of "
-            f"100. Each run stops at its message count or after {TIME_LIMIT_S:.0f} s.\n\n" + body,
+            f"100. Each run stops at its message count or after {TIME_LIMIT_S:.0f} s. Load average at the start: "
+            f"{load:.1f} (2 cores; other work shares them).\n\n" + body,
             command="python -m bench.collector.kafka_clients",
         )
 
