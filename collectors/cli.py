@@ -66,6 +66,11 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
             log_level=settings.log_level,
             access_log=settings.access_log,
             server_header=False,
+            # a worker importing under heavy load may take longer than uvicorn's 5 s to answer its
+            # supervisor, which would then kill and restart it
+            timeout_worker_healthcheck=30,
+            # let requests in flight get their Kafka acknowledgement on shutdown
+            timeout_graceful_shutdown=settings.kafka_timeout + 5,
         )
     finally:
         if metrics_dir is not None:
