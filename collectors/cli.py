@@ -70,7 +70,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
             # supervisor, which would then kill and restart it
             timeout_worker_healthcheck=30,
             # let requests in flight get their Kafka acknowledgement on shutdown
-            timeout_graceful_shutdown=settings.kafka_timeout + 5,
+            timeout_graceful_shutdown=int(settings.kafka_timeout) + 5,
         )
     finally:
         if metrics_dir is not None:
