@@ -3,7 +3,12 @@
     parse the Snowflake rendering with sqlglot. Running it is never needed. -#}
 {%- set target_relation = api.Relation.create(database=target.database, schema='marts', identifier='fct_sessions') -%}
 {%- set temp_relation = api.Relation.create(database=target.database, schema='marts', identifier='fct_sessions__dbt_tmp') -%}
-{%- set columns = [api.Column.create('session_id', 'varchar'), api.Column.create('session_date', 'date'), api.Column.create('event_count', 'bigint')] -%}
+{#- column names as the warehouse reports them: Snowflake folds unquoted names to upper case -#}
+{%- set names = ['session_id', 'session_date', 'event_count'] -%}
+{%- set columns = [] -%}
+{%- for name in names -%}
+    {%- do columns.append(api.Column.create(name | upper if target.type == 'snowflake' else name, 'varchar')) -%}
+{%- endfor -%}
 {{ get_incremental_replace_window_sql({
     'target_relation': target_relation,
     'temp_relation': temp_relation,

@@ -1,0 +1,163 @@
+"""`watershed warehouse load` on DuckDB: a day is replaced as a whole, in one transaction."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from watershed.cli import main
+from watershed.warehouse import WarehouseError, load_date
+
+
+def test_a_load_copies_every_table_of_the_day(warehouse_factory, lakedata):
+    wh = warehouse_factory("load")
+    lakedata.write_day(wh.lake, lakedata.D1)
+    lakedata.write_day(wh.lake, lakedata.D2)
+
+    report = wh.load(lakedata.D1)
+
+    assert report == {
+        "date": "2025-01-06",
+        "target": "duckdb",
+        "database": str(wh.settings.duckdb_file),
+        "rows": {"events": 9, "sessions": 3, "product_interactions": 2, "funnel": 15, "daily_user_metrics": 3,
+                 "daily_revenue": 1},
+    }  # fmt: skip
+    purchase = wh.query(
+        "select event_id, occurred_at, revenue, items, geo, session_id, is_bot, dt from raw.events "
+        "where event_type = 'purchase' order by event_id"
+    )
+    assert purchase == [
+        ("e04", datetime(2025, 1, 6, 10, 20), Decimal("25.00"),
+         [{"product_id": "p1", "quantity": 1, "price": Decimal("25.00")}],
+         {"country": "DE", "region": None, "city": "Berlin"}, "s-u1-a", False, date(2025, 1, 6)),
+        # a purchase after midnight in a session of day 1 belongs to day 1's partition
+        ("e08", datetime(2025, 1, 7, 0, 15), Decimal("10.00"),
+         [{"product_id": "p2", "quantity": 1, "price": Decimal("10.00")}],
+         {"country": "DE", "region": None, "city": "Berlin"}, "s-a1", False, date(2025, 1, 6)),
+    ]  # fmt: skip
+    assert wh.query("select orders, revenue, refunds, refunded, dt from raw.daily_revenue") == [
+        (1, Decimal("25.00"), 1, Decimal("5.00"), date(2025, 1, 6))
+    ]
+    # only the day asked for
+    assert wh.query("select distinct dt from raw.sessions") == [(date(2025, 1, 6),)]
+
+
+def test_loading_a_day_twice_leaves_the_same_rows(warehouse_factory, lakedata):
+    wh = warehouse_factory("twice")
+    lakedata.write_day(wh.lake, lakedata.D1)
+    wh.load(lakedata.D1)
+    before = {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES}
+
+    wh.load(lakedata.D1)
+
+    assert {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES} == before
+    assert len(before["events"]) == 9
+
+
+def test_a_reload_replaces_the_day_and_leaves_the_others(warehouse_factory, lakedata):
+    wh = warehouse_factory("replace")
+    lakedata.write_day(wh.lake, lakedata.D1)
+    lakedata.write_day(wh.lake, lakedata.D2)
+    wh.load(lakedata.D1)
+    wh.load(lakedata.D2)
+    day2 = wh.rows("raw.events", "event_id")
+    # the lake job reran day 1 with fewer events: the warehouse must not keep the old ones
+    lakedata.write_partition(wh.lake, "events", lakedata.D1, lakedata.EVENTS[lakedata.D1][:2])
+
+    report = wh.load(lakedata.D1)
+
+    assert report["rows"]["events"] == 2
+    assert wh.query("select event_id from raw.events where dt = date '2025-01-06' order by 1") == [("e01",), ("e02",)]
+    assert wh.rows("raw.events", "event_id")[2:] == [r for r in day2 if r[-1] == date(2025, 1, 7)]
+
+
+def test_timestamps_are_stored_in_utc(warehouse_factory, lakedata):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wh = warehouse_factory("utc")
+    lakedata.write_day(wh.lake, lakedata.D1)
+    folder = wh.lake / "silver" / "sessions" / "dt=2025-01-06"
+    table = pq.read_table(folder / "part-00000.parquet")
+    berlin = timezone(timedelta(hours=1))
+    column = pa.array([datetime(2025, 1, 6, 11, 0, tzinfo=berlin)] * table.num_rows, pa.timestamp("us", tz="+01:00"))
+    pq.write_table(table.set_column(table.schema.get_field_index("session_start"), "session_start", column),
+                   folder / "part-00000.parquet")  # fmt: skip
+
+    wh.load(lakedata.D1)
+
+    assert wh.query("select distinct session_start from raw.sessions") == [(datetime(2025, 1, 6, 10, 0),)]
+
+
+def test_an_empty_partition_loads_no_rows(warehouse_factory, lakedata):
+    wh = warehouse_factory("empty")
+    lakedata.write_day(wh.lake, lakedata.D1)
+    wh.load(lakedata.D1)
+    for path in (wh.lake / "gold" / "product_interactions" / "dt=2025-01-06").glob("*.parquet"):
+        path.unlink()  # Spark wrote the folder (with _SUCCESS) but no row
+
+    report = wh.load(lakedata.D1)
+
+    assert report["rows"]["product_interactions"] == 0
+    assert report["rows"]["events"] == 9
+
+
+def test_a_missing_partition_is_refused_before_anything_changes(warehouse_factory, lakedata):
+    wh = warehouse_factory("missing")
+    lakedata.write_partition(wh.lake, "events", lakedata.D1, lakedata.EVENTS[lakedata.D1])
+    lakedata.write_partition(wh.lake, "sessions", lakedata.D1, lakedata.SESSIONS[lakedata.D1])
+
+    with pytest.raises(WarehouseError) as error:
+        wh.load(lakedata.D1)
+
+    assert str(error.value) == (
+        f"the lake at {wh.lake} has no dt=2025-01-06 partition of gold/product_interactions, gold/funnel, "
+        "gold/daily_user_metrics, gold/daily_revenue; run `watershed sessionize --date 2025-01-06` and "
+        "`watershed gold --date 2025-01-06` first"
+    )
+    assert not wh.settings.duckdb_file.exists()
+
+
+def test_a_partition_without_a_column_rolls_the_whole_day_back(warehouse_factory, lakedata):
+    import pyarrow.parquet as pq
+
+    wh = warehouse_factory("rollback")
+    lakedata.write_day(wh.lake, lakedata.D1)
+    wh.load(lakedata.D1)
+    before = {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES}
+    lakedata.write_partition(wh.lake, "events", lakedata.D1, lakedata.EVENTS[lakedata.D1][:1])
+    path = wh.lake / "gold" / "daily_revenue" / "dt=2025-01-06" / "part-00000.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["refunded"]), path)
+
+    with pytest.raises(WarehouseError, match=r"gold/daily_revenue/dt=2025-01-06 lacks the column\(s\) refunded"):
+        wh.load(lakedata.D1)
+
+    # events were replaced before daily_revenue failed: the transaction undid that too
+    assert {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES} == before
+
+
+def test_duckdb_refuses_an_s3_lake(warehouse_factory):
+    wh = warehouse_factory("s3")
+    settings = wh.settings.model_copy(update={"lake_uri": "s3a://watershed/lake"})
+
+    with pytest.raises(WarehouseError, match="the DuckDB warehouse reads a local lake, but the lake is s3a://"):
+        load_date(settings, date(2025, 1, 6))
+
+
+def test_the_cli_loads_a_day_and_reports_errors_in_one_line(warehouse_factory, lakedata, monkeypatch, capsys):
+    wh = warehouse_factory("cli")
+    lakedata.write_day(wh.lake, lakedata.D2)
+    monkeypatch.setenv("WATERSHED_ENV", "local")
+    monkeypatch.setenv("WATERSHED_LAKE_URI", str(wh.lake))
+    monkeypatch.setenv("WATERSHED_DUCKDB_PATH", str(wh.settings.duckdb_file))
+
+    assert main(["warehouse", "load", "--date", "2025-01-07"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"]["sessions"] == 1
+
+    assert main(["warehouse", "load", "--date", "2025-01-08"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the lake at ") and err.count("\n") == 1
