@@ -13,7 +13,7 @@ and last Kafka's acknowledgement (503). Error bodies are ``{"error", "message"}`
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,7 +67,7 @@ class CollectorError(Exception):
         return body
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type=_JSON, headers=headers)
 
 

@@ -142,7 +142,11 @@ class Pseudonymiser:
         IPv6 addresses are not looked for inside text: their patterns match ordinary numbers
         and clock times."""
         for kind, pattern in _text_patterns():
-            text = pattern.sub(lambda m, kind=kind: self.hash(kind, m.group(0)), text)
+
+            def replace(match: re.Match[str], kind: str = kind) -> str:
+                return self.hash(kind, match.group(0))
+
+            text = pattern.sub(replace, text)
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
