@@ -15,7 +15,8 @@ from watershed.contract.tables import spark_schema
 
 # Parse errors, also used as quarantine reasons.
 UNPARSEABLE_JSON = "unparseable_json"  # the value is not a JSON object
-MALFORMED_FIELD = "malformed_field"  # a JSON object, but a field does not have the contract's type
+MALFORMED_FIELD = "malformed_field"  # a JSON object, but a field does not have the contract's type:
+# "malformed_field:<name>" names the first such field (present in the JSON, null once parsed)
 
 _CORRUPT = "_corrupt_record"
 
@@ -82,9 +83,14 @@ def to_bronze(kafka: DataFrame, ingested_at: datetime, rules: LandingRules) -> D
         value.alias("kafka_value"),
     )
     is_object = F.json_object_keys("kafka_value").isNotNull()
+    blamed = [
+        F.when(F.get_json_object("kafka_value", f"$.{f.name}").isNotNull() & F.col(f"e.{f.name}").isNull(),
+               F.lit(f"{MALFORMED_FIELD}:{f.name}"))
+        for f in spark_schema("events").fields
+    ]  # fmt: skip
     parse_error = (
         F.when(~is_object | F.col("e").isNull(), F.lit(UNPARSEABLE_JSON))
-        .when(F.col(f"e.{_CORRUPT}").isNotNull(), F.lit(MALFORMED_FIELD))
+        .when(F.col(f"e.{_CORRUPT}").isNotNull(), F.coalesce(*blamed, F.lit(MALFORMED_FIELD)))
         .otherwise(F.lit(None).cast("string"))
     )
     event_columns = [F.col(f"e.{f.name}").alias(f.name) for f in spark_schema("events").fields]

@@ -3,8 +3,9 @@
 
 Reasons are fixed strings, the first that applies wins, in this order:
 
-1. ``unparseable_json`` (not a JSON object); ``malformed_field:<name>`` (a field that does not
-   have the contract's JSON type; plain ``malformed_field`` if no single field can be blamed);
+1. the parse error landing recorded: ``unparseable_json`` (not a JSON object) or
+   ``malformed_field:<name>`` (a field that does not have the contract's JSON type; plain
+   ``malformed_field`` if no single field can be blamed);
 2. ``missing_required_field:event_type``, then ``unknown_event_type``;
 3. ``missing_required_field:<name>``: the contract's required fields (of every event, then of the
    row's type; an empty ``items`` list counts as missing), and
@@ -31,7 +32,6 @@ from spark_jobs.transforms.bronze import reference_time
 from watershed.contract.events import EVENT_TYPES
 from watershed.contract.fields import MAX_PROPERTIES_BYTES, MAX_PROPERTIES_KEYS
 from watershed.contract.quality import quality_inputs
-from watershed.contract.tables import spark_schema
 
 MISSING = "missing_required_field:"
 MALFORMED = "malformed_field"
@@ -65,23 +65,10 @@ def _missing(name: str) -> Column:
     return column.isNull()
 
 
-def _malformed_field() -> Column:
-    """Which field a partly parsed row lost: present in the raw JSON, null once parsed."""
-    blamed = [
-        F.when(
-            F.get_json_object("kafka_value", f"$.{f.name}").isNotNull() & F.col(f.name).isNull(),
-            MALFORMED + ":" + f.name,
-        )
-        for f in spark_schema("events").fields
-    ]
-    return F.coalesce(*blamed, F.lit(MALFORMED))
-
-
 def reason(rules: TimeRules) -> Column:
     """The first quarantine reason that applies to a bronze row, or null."""
     checks = quality_inputs()["events"]
     cases: list[tuple[Column, Column | str]] = [
-        (F.col("parse_error") == MALFORMED, _malformed_field()),
         (F.col("parse_error").isNotNull(), F.col("parse_error")),
         (F.col("event_type").isNull(), MISSING + "event_type"),
         (~F.col("event_type").isin(list(EVENT_TYPES)), UNKNOWN_EVENT_TYPE),

@@ -83,7 +83,7 @@ def test_records_are_parsed_and_placed_by_event_time_with_lineage(spark):
         row("e3", datetime(2026, 11, 20, 9, 59, tzinfo=utc), None, True, (nov20, 9), 2),
         row("e4", datetime(1970, 1, 1, tzinfo=utc), None, False, (nov20, 10), 3),
         row("e5", datetime(2026, 11, 20, 8, 30, tzinfo=utc), None, True, (nov20, 8), 4),
-        row("e6", datetime(2026, 11, 20, 10, 0, tzinfo=utc), MALFORMED_FIELD, False, (nov20, 10), 5),
+        row("e6", datetime(2026, 11, 20, 10, 0, tzinfo=utc), MALFORMED_FIELD + ":quantity", False, (nov20, 10), 5),
         row(None, None, UNPARSEABLE_JSON, False, (nov20, 10), 6, None),
         row(None, None, UNPARSEABLE_JSON, False, (nov20, 10), 7, None),
     ]
