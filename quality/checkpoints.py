@@ -114,7 +114,7 @@ def load_bronze(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
     if not found:
         return Prepared([], [no_data("bronze.events", f"bronze/<topic>/dt={iso}")])
     events = pd.concat(found, ignore_index=True)
-    return Prepared(bronze_validations(events, checks.Rules.from_settings(qs)), details={"rows": len(events)})
+    return Prepared(bronze_validations(events, checks.Rules.from_settings(qs)))
 
 
 def load_silver(settings: Settings, qs: QualitySettings, day: date) -> Prepared:

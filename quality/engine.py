@@ -196,7 +196,8 @@ def context(project_dir: Path) -> Any:
     project_dir.mkdir(parents=True, exist_ok=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(project_dir))
     bars = ctx.variables.progress_bars
-    if ctx.variables.analytics_enabled is not False or not bars or getattr(bars, "globally", True):
+    shown = bars.get("globally", True) if isinstance(bars, dict) else getattr(bars, "globally", True)
+    if ctx.variables.analytics_enabled is not False or bars is None or shown:
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         ctx.variables.analytics_enabled = False
         ctx.variables.save()

@@ -152,11 +152,11 @@ def execute(
     if prepared.validations:
         ctx = engine.context(directory)
         expectations += engine.run(
-            ctx, prepared.validations, run_name=f"{checkpoint} {label}", samples=qs.samples, data_docs=data_docs
+            ctx, prepared.validations, run_name=f"{checkpoint}-{label}", samples=qs.samples, data_docs=data_docs
         )
         docs = engine.data_docs_index(ctx) if data_docs else None
     outcome = outcome_of(checkpoint, label, expectations, prepared)
-    outcome.details["rows"] = {v.suite: len(v.frame) for v in prepared.validations} | outcome.details.get("rows", {})
+    outcome.details["rows"] = {v.suite: len(v.frame) for v in prepared.validations}
     outcome.data_docs = docs
     result = directory / "results" / checkpoint / f"dt={label}.json"
     outcome.result_path = str(result)

@@ -19,7 +19,7 @@ def checkpoint_task(checkpoint: str, ds: str | date) -> dict[str, Any]:
     day = ds if isinstance(ds, date) else date.fromisoformat(str(ds))
     outcome = run_checkpoint(checkpoint, day)
     if not outcome.success:
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         from quality.runner import QualityGateFailed
 

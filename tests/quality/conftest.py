@@ -136,13 +136,14 @@ def with_lineage(data: Generated, bronze: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_partitions(frame: pd.DataFrame, root: Path, folders: list[str], drop: tuple[str, ...] = ()) -> list[Path]:
-    """One Parquet file per value of `folders` (``topic/dt/hour``-like), as the jobs lay them out."""
+    """One Parquet file per value of `folders`, as the jobs lay them out: ``_topic`` is a plain
+    folder name (landing keeps kafka_topic in the files), the others ``key=value``."""
     written = []
     for values, rows in frame.groupby(folders, sort=True):
         values = values if isinstance(values, tuple) else (values,)
         parts = []
         for name, value in zip(folders, values, strict=True):
-            if name == "kafka_topic":
+            if name == "_topic":
                 parts.append(str(value))
             elif name == "hour":
                 parts.append(f"hour={int(value):02d}")

@@ -1,0 +1,145 @@
+"""Silver sessions, ad-platform rows and marts: clean generated data passes; rows broken in
+known ways fail the expectation meant for them, with exactly those rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+
+from quality.checkpoints import Prepared, ad_validations, silver_validations
+from quality.runner import run_checkpoint
+from tests.quality.conftest import START, as_silver_sessions, generated, run
+
+
+def failed(outcome) -> dict[str, int | None]:  # type: ignore[no-untyped-def]
+    return {f.qualified_name: f.unexpected_count for f in outcome.failures}
+
+
+def test_broken_sessions_fail_duration_event_count_and_uniqueness(platform, qs) -> None:  # type: ignore[no-untyped-def]
+    sessions = as_silver_sessions(generated().sessions)
+    clean = run("silver", None, Prepared(silver_validations(None, sessions)), platform, qs)
+    assert clean.success, clean.report()
+
+    broken = sessions.copy()
+    swapped = broken.index[:3]  # end before start
+    broken.loc[swapped, ["session_start", "session_end"]] = broken.loc[
+        swapped, ["session_end", "session_start"]
+    ].to_numpy()
+    broken.loc[swapped, "duration_seconds"] = -broken.loc[swapped, "duration_seconds"] - 1
+    broken.loc[broken.index[10:12], "event_count"] = 0
+    broken = pd.concat([broken, broken.iloc[20:24]], ignore_index=True)  # 4 sessions twice
+    outcome = run("silver", None, Prepared(silver_validations(None, broken)), platform, qs)
+    assert failed(outcome) == {
+        "silver.sessions/unique:session_id": 8,
+        "silver.sessions/range:duration_seconds": 3,
+        "silver.sessions/range:event_count": 2,
+        "silver.sessions/ends_after_start": 3,
+    }
+
+
+def test_broken_ad_rows_fail_ctr_cost_and_duplicates(platform, qs) -> None:  # type: ignore[no-untyped-def]
+    rows = generated().ad_rows
+    clean = run("ads", None, Prepared(ad_validations(rows)), platform, qs)
+    assert clean.success, clean.report()
+
+    assert len(rows) >= 10 and (rows["impressions"] > 0).all()
+    broken = rows.copy()
+    broken.loc[[0, 1, 2], "clicks"] = broken.loc[[0, 1, 2], "impressions"] + 5  # CTR > 1
+    broken["cost"] = broken["cost"].astype(float)
+    broken.loc[[5, 6], "cost"] = -0.5
+    broken = pd.concat([broken, broken.loc[[8, 9]]], ignore_index=True)  # reported twice
+    outcome = run("ads", None, Prepared(ad_validations(broken)), platform, qs)
+    assert failed(outcome) == {
+        "ads.ad_platform_daily/unique:date,platform,campaign_id": 4,
+        "ads.ad_platform_daily/range:ctr": 3,
+        "ads.ad_platform_daily/clicks_at_most_impressions": 3,
+        "ads.ad_platform_daily/range:cost": 2,
+    }
+    assert all(v > 1 for v in outcome.failure("ads.ad_platform_daily/range:ctr").samples)
+
+
+# ---- marts, read from a DuckDB warehouse -----------------------------------------------------------
+
+MARTS = [
+    {
+        "table": "funnel_daily",
+        "key": ["date", "is_bot"],
+        "date_column": "date",
+        "rate_columns": ["product_view_rate", "purchase_rate"],
+        "volume": "sessions",
+    },
+    {
+        "table": "campaign_performance",
+        "key": ["date", "platform", "campaign_id"],
+        "date_column": "date",
+        "rate_columns": ["ctr"],
+        "volume": "impressions",
+        "non_negative": ["cost"],
+    },
+]
+
+
+def build_warehouse(path, funnel: pd.DataFrame, campaigns: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    con = duckdb.connect(str(path))
+    con.register("funnel_src", funnel)
+    con.register("campaign_src", campaigns)
+    con.execute(
+        "create or replace table funnel_daily as select date, is_bot, sessions, "
+        "sessions_with_product_view / nullif(sessions, 0) as product_view_rate, "
+        "sessions_with_purchase / nullif(sessions, 0) as purchase_rate from funnel_src"
+    )
+    con.execute(
+        "create or replace table campaign_performance as select date, platform, campaign_id, impressions, clicks, "
+        "cast(cost as double) as cost, clicks / nullif(impressions, 0) as ctr from campaign_src"
+    )
+    con.close()
+
+
+def marts_setup(platform, qs, tmp_path):  # type: ignore[no-untyped-def]
+    data = generated()
+    spec = tmp_path / "marts.json"
+    spec.write_text(json.dumps(MARTS))
+    platform.duckdb_file.parent.mkdir(parents=True, exist_ok=True)
+    # two days of a small simulated shop differ a lot (the first day's ad reach is still growing)
+    return data, qs.model_copy(update={"marts_file": spec, "volume_band": 1.5})
+
+
+def test_marts_pass_on_truth_tables_and_fail_on_rates_keys_and_volume(platform, qs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data, marts_qs = marts_setup(platform, qs, tmp_path)
+    day = START + timedelta(days=1)
+    build_warehouse(platform.duckdb_file, data.funnel_daily, data.campaign_totals)
+    clean = run_checkpoint("marts", day, settings=platform, quality_settings=marts_qs, data_docs=False)
+    assert clean.success, clean.report()
+    assert [v for v in clean.details["rows"]] == ["marts.funnel_daily", "marts.campaign_performance"]
+
+    funnel = data.funnel_daily.copy()
+    second = funnel["date"] == day
+    funnel.loc[second, "sessions"] = funnel.loc[second, "sessions"] * 5  # volume x5 (band +-150%)
+    funnel.loc[second, "sessions_with_purchase"] = funnel.loc[second, "sessions"] * 2  # rate 2.0
+    campaigns = pd.concat([data.campaign_totals, data.campaign_totals[data.campaign_totals["date"] == day].head(2)])
+    build_warehouse(platform.duckdb_file, funnel, campaigns)
+    outcome = run_checkpoint("marts", day, settings=platform, quality_settings=marts_qs, data_docs=False)
+    assert failed(outcome) == {
+        "marts.funnel_daily/range:purchase_rate": int(
+            (second & (funnel["sessions"] > 0)).sum()
+        ),  # null without sessions
+        "marts.funnel_daily/volume_day_over_day": None,
+        "marts.campaign_performance/unique:date,platform,campaign_id": 4,
+    }
+    volume = outcome.failure("marts.funnel_daily/volume_day_over_day")
+    previous = int(data.funnel_daily.loc[data.funnel_daily["date"] == START, "sessions"].sum())
+    assert volume.observed_value == 5 * int(data.funnel_daily.loc[second, "sessions"].sum()) > 2.5 * previous
+    assert f"previous day's volume: {previous}" in " ".join(outcome.notes)
+
+
+def test_missing_marts_fail_has_rows(platform, qs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data, marts_qs = marts_setup(platform, qs, tmp_path)
+    outcome = run_checkpoint("marts", date(2025, 1, 7), settings=platform, quality_settings=marts_qs, data_docs=False)
+    assert outcome.failed_names == ["marts.funnel_daily/has_rows", "marts.campaign_performance/has_rows"]
+    build_warehouse(platform.duckdb_file, data.funnel_daily, data.campaign_totals)
+    later = run_checkpoint("marts", date(2025, 2, 1), settings=platform, quality_settings=marts_qs, data_docs=False)
+    assert later.failed_names == ["marts.funnel_daily/has_rows", "marts.campaign_performance/has_rows"]
+    assert "has no row for 2025-02-01" in later.failures[0].error
