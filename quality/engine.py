@@ -272,10 +272,9 @@ def run(
 
 def _outcome(suite_name: str, name: str, check: Check | None, item: Any, samples: int) -> ExpectationOutcome:
     result = item.result or {}
-    info = item.exception_info or {}
-    error = None
-    if info.get("raised_exception"):
-        error = str(info.get("exception_message") or "exception").splitlines()[0]
+    error = _exception(item.exception_info or {})
+    if not item.success and error is None and result.get("unexpected_count") is None and not result:
+        error = "not evaluated"
     percent = result.get("unexpected_percent")
     return ExpectationOutcome(
         suite=suite_name,
@@ -291,6 +290,16 @@ def _outcome(suite_name: str, name: str, check: Check | None, item: Any, samples
         observed_value=_jsonable(result.get("observed_value")),
         error=error,
     )
+
+
+def _exception(info: dict[str, Any]) -> str | None:
+    """The first exception message of a result: GX reports it at the top level, or per metric."""
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "exception").splitlines()[0]
+    for value in info.values():
+        if isinstance(value, dict) and value.get("exception_message"):
+            return str(value["exception_message"]).splitlines()[0]
+    return None
 
 
 def data_docs_index(ctx: Any) -> str | None:

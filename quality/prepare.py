@@ -25,12 +25,15 @@ UNORDERED_SOURCES = ("ad_platform",)
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categoricals become objects and decimals floats (range checks need numbers; a float
-    holds every contract amount to the cent)."""
+    """Categoricals become objects, decimals floats (range checks need numbers; a float holds
+    every contract amount to the cent) and timestamps UTC-aware (Spark's INT96 Parquet
+    timestamps read back naive; the platform keeps every time in UTC)."""
     out = frame.copy()
     for name in out.columns:
         column = out[name]
-        if isinstance(column.dtype, pd.CategoricalDtype):
+        if pd.api.types.is_datetime64_dtype(column.dtype) and getattr(column.dt, "tz", None) is None:
+            out[name] = column.dt.tz_localize("UTC")
+        elif isinstance(column.dtype, pd.CategoricalDtype):
             out[name] = column.astype(object).where(column.notna(), None)
         elif column.dtype == object:
             sample = column.dropna().head(1)
@@ -57,9 +60,10 @@ def _json_object(text: str) -> dict[str, Any] | None:
 def reference_time(frame: pd.DataFrame) -> pd.Series:
     """When the platform received the event: received_at, else the Kafka timestamp (bronze)."""
     received = frame["received_at"] if "received_at" in frame else pd.Series(pd.NaT, index=frame.index)
+    received = pd.to_datetime(received, utc=True)
     if "kafka_timestamp" in frame:
-        received = received.fillna(frame["kafka_timestamp"])
-    return pd.to_datetime(received, utc=True)
+        received = received.fillna(pd.to_datetime(frame["kafka_timestamp"], utc=True))
+    return received
 
 
 def events(frame: pd.DataFrame, late_after_seconds: float = 300.0) -> pd.DataFrame:

@@ -42,6 +42,7 @@ class Generated:
     funnel_daily: pd.DataFrame
     campaign_totals: pd.DataFrame
     ad_rows: pd.DataFrame
+    table: pa.Table  # the events as the generator made them (exact types, for the wire format)
 
     def fault_rows(self, kind: str) -> pd.DataFrame:
         """The truth's rows of one kind, joined to the event row they describe."""
@@ -63,6 +64,7 @@ def generated(**rates: float) -> Generated:
         funnel_daily=truth.funnel_daily.to_pandas(),
         campaign_totals=truth.campaign_totals.to_pandas(),
         ad_rows=sim.ad_platform_rows.to_pandas(),
+        table=sim.events,
     )
 
 
