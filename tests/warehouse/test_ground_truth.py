@@ -1,0 +1,162 @@
+"""The whole batch path on generated traffic: generator -> bronze (the landing writer, fed the
+records the collector would have put on Kafka) -> Spark sessionize and gold per day -> warehouse
+load -> dbt build. The marts must equal the generator's ground truth exactly: every session,
+daily revenue, orders, purchases and funnel counts. The raw tables must also have exactly the
+columns the Spark jobs write."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from watershed.generator import FaultRates, GeneratorConfig, simulate
+
+CONFIG = GeneratorConfig(
+    seed=23,
+    days=2,
+    events=6_000,
+    faults=FaultRates(duplicate=0.02, late=0.02, out_of_order=0.02, malformed=0.01, bot=0.03, pii=0.01),
+)
+DAYS = [CONFIG.start_date + timedelta(days=i) for i in range(CONFIG.days)]
+
+
+def kafka_records(spark: Any, simulation: Any) -> Any:
+    """The Kafka records the collector would have produced: JSON values, keyed by user."""
+    from watershed.generator.sinks import topics
+    from watershed.generator.wire import dumps, payloads
+
+    events = simulation.events
+    offsets: dict[str, int] = defaultdict(int)
+    received = events["received_at"].to_pylist()
+    rows = []
+    for payload, topic, at in zip(
+        payloads(events, received_at=True), topics(simulation.event_types), received, strict=True
+    ):
+        key = payload.get("user_id") or payload.get("anonymous_id")
+        rows.append((None if key is None else str(key).encode(), dumps(payload), topic, 0, offsets[topic], at))
+        offsets[topic] += 1
+    schema = "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
+    return spark.createDataFrame(rows, schema)
+
+
+@pytest.fixture(scope="module")
+def pipeline(spark, stack_settings, warehouse_factory):  # type: ignore[no-untyped-def]
+    from spark_jobs.jobs.gold import run_gold
+    from spark_jobs.jobs.sessionize import run_sessionize
+    from spark_jobs.landing import BronzeBatchWriter, LandingPaths
+
+    wh = warehouse_factory("ground-truth")
+    settings = stack_settings.model_copy(
+        update={"lake_uri": str(wh.lake), "duckdb_path": wh.settings.duckdb_file, "state_dir": wh.root}
+    )
+    wh.settings = settings
+    simulation = simulate(CONFIG)
+    writer = BronzeBatchWriter(LandingPaths.of(settings), clock=lambda: datetime(2025, 1, 10, tzinfo=UTC))
+    writer(kafka_records(spark, simulation), 0)
+    for day in DAYS:
+        run_sessionize(spark, settings, day)
+        run_gold(spark, settings, day)
+    for day in DAYS:
+        wh.load(day)
+    output = wh.build()
+    return wh, simulation.truth, output
+
+
+def _naive(value: Any) -> Any:
+    return value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) else value
+
+
+def test_dbt_build_is_green_on_generated_traffic(pipeline):
+    _, _, output = pipeline
+    done = [line for line in output.splitlines() if "Done. PASS=" in line][-1]
+    assert "WARN=0 ERROR=0 SKIP=0" in done
+
+
+def test_every_session_equals_the_truth(pipeline):
+    wh, truth, _ = pipeline
+    columns = ["session_id", "user_key", "session_date", "started_at", "ended_at", "event_count", "is_bot",
+               "page_views", "product_views", "add_to_carts", "begin_checkouts", "purchases", "revenue"]  # fmt: skip
+    expected = sorted(tuple(_naive(r[c]) for c in columns) for r in truth.sessions.to_pylist())
+    marts = wh.query(
+        "select session_id, user_key, session_date, session_started_at, session_ended_at, event_count, is_bot, "
+        "page_views, product_views, add_to_carts, begin_checkouts, purchases, revenue from marts.fct_sessions "
+        "order by all"
+    )
+    assert len(expected) > 500
+    assert marts == expected
+
+
+def test_daily_revenue_and_orders_equal_the_truth(pipeline):
+    wh, truth, _ = pipeline
+    expected = [
+        (r["date"], r["orders"], r["revenue"], r["refunds"], r["refunded"]) for r in truth.revenue_daily.to_pylist()
+    ]
+    assert (
+        wh.query("select revenue_date, orders, revenue, refunds, refunded from marts.daily_revenue order by 1")
+        == expected
+    )
+    assert sum(r[1] for r in expected) > 10  # refunds are mostly later than two days: the small lake has one
+
+
+def test_funnel_counts_equal_the_truth(pipeline):
+    wh, truth, _ = pipeline
+    steps = ("product_view", "add_to_cart", "begin_checkout", "purchase")
+    expected = [
+        (r["date"], r["is_bot"], r["sessions"], *(r[f"sessions_with_{s}"] for s in steps))
+        for r in truth.funnel_daily.to_pylist()
+        if r["sessions"]
+    ]
+    marts = wh.query(
+        "select funnel_date, is_bot, sum(sessions), sum(product_view_sessions), sum(add_to_cart_sessions), "
+        "sum(begin_checkout_sessions), sum(purchase_sessions) from marts.conversion_funnel group by all order by 1, 2"
+    )
+    assert marts == sorted(expected)
+
+
+def test_daily_user_metrics_add_up_to_the_truth(pipeline):
+    wh, truth, _ = pipeline
+    per_day: dict[date, list[Any]] = defaultdict(lambda: [0, 0, 0, Decimal("0.00")])
+    for session in truth.sessions.to_pylist():
+        day = per_day[session["session_date"]]
+        day[0] += 1
+        day[1] += session["event_count"]
+        day[2] += session["purchases"]
+        day[3] += session["revenue"]
+    marts = wh.query(
+        "select activity_date, sum(sessions), sum(total_events), sum(purchases), sum(total_revenue) "
+        "from marts.agg_daily_user_metrics group by all order by 1"
+    )
+    assert marts == [(d, *v) for d, v in sorted(per_day.items())]
+
+
+def test_the_raw_tables_have_the_columns_the_spark_jobs_write(pipeline):
+    """tables.py declares the lake's columns; the real jobs' files must agree, name and type."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from watershed.warehouse.tables import RAW_TABLES
+
+    wh, _, _ = pipeline
+
+    def normal(t: pa.DataType) -> str:
+        return "timestamp" if pa.types.is_timestamp(t) else str(t)
+
+    for table in RAW_TABLES:
+        folder = wh.lake.joinpath(*table.lake_parts, f"dt={DAYS[0].isoformat()}")
+        written = pq.read_schema(sorted(folder.glob("*.parquet"))[0])
+        assert [(f.name, normal(f.type)) for f in written] == [(f.name, normal(f.type)) for f in table.schema()], (
+            table.name
+        )
+
+
+def test_the_sessionize_reports_agree_with_the_warehouse(pipeline):
+    wh, _, _ = pipeline
+    for day in DAYS:
+        report = json.loads((wh.lake / "_reports" / "sessionize" / f"dt={day.isoformat()}.json").read_text())
+        rows = wh.query(f"select count(*) from raw.sessions where dt = date '{day}'")
+        assert rows == [(report["silver_sessions"],)]
