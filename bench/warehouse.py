@@ -3,10 +3,14 @@
 Goal (issue 6): loading the lake's silver and gold of 10 million events into the local DuckDB
 warehouse and running `dbt build` (every model, data test and unit test) in under 60 seconds.
 
-The lake is prepared once and kept (``--lake``, default ``.local/bench/warehouse-<events>/lake``):
-`watershed generate` writes the events, then the Spark jobs' own transforms deduplicate and
-sessionize them and write silver and gold per day, as `watershed sessionize` and `watershed gold`
-do (without Kafka and landing, which have benchmarks of their own). Then, timed:
+The lake is prepared once and kept (``--work``, default ``.local/bench/warehouse-<events>/``):
+`watershed generate` writes the events, then silver and gold are written per day. By default a
+DuckDB stand-in for the lake jobs does it (deduplication, the contract's session rule and the gold
+aggregates in SQL, below), because Spark needs about an hour for 10 million events on this
+machine; ``--prep spark`` runs the Spark jobs' own transforms instead. The stand-in only prepares
+the input: the dbt build's reconciliation tests compare the marts with its gold tables, and
+tests/warehouse/test_ground_truth.py runs the real Spark jobs. Kafka and landing are left out (they
+have benchmarks of their own). Then, timed:
 
 1. a new warehouse file: every day loaded (`load_date`), then one `dbt build` of everything;
 2. a daily run on top: the last day loaded again and `dbt build --vars run_date` (the day and the
@@ -14,6 +18,7 @@ do (without Kafka and landing, which have benchmarks of their own). Then, timed:
 
     python bench/warehouse.py                    # 10 million events, 7 days
     python bench/warehouse.py --events 1000000
+    python bench/warehouse.py --prep spark      # silver and gold by the Spark jobs' transforms
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from bench._report import record
 from watershed.settings import REPO_ROOT, Settings, load_settings
 
 
-def prepare_lake(lake: Path, events: int, days: int, seed: int) -> list[date]:
+def prepare_lake(lake: Path, events: int, days: int, seed: int, prep: str) -> list[date]:
     """Silver and gold of a generated data set in `lake` (reused when already there)."""
     from watershed.generator import FaultRates, GeneratorConfig, generate
 
@@ -42,7 +47,7 @@ def prepare_lake(lake: Path, events: int, days: int, seed: int) -> list[date]:
     config = GeneratorConfig(seed=seed, days=days, events=events, faults=faults)
     day_list = [config.start_date + timedelta(days=i) for i in range(days)]
     marker = lake / "_bench.json"
-    params = {"events": events, "days": days, "seed": seed, "start_date": config.start_date.isoformat()}
+    params = {"events": events, "days": days, "seed": seed, "start_date": config.start_date.isoformat(), "prep": prep}
     if marker.exists() and json.loads(marker.read_text()) == params:
         print(f"reusing the lake in {lake}")
         return day_list
@@ -53,11 +58,147 @@ def prepare_lake(lake: Path, events: int, days: int, seed: int) -> list[date]:
     summary = generate(config, generated)
     print(f"generated {summary['rows']:,} events in {time.perf_counter() - start:.0f} s")
     start = time.perf_counter()
-    _spark_jobs(load_settings(lake_uri=str(lake)), generated, day_list)
+    if prep == "spark":
+        _spark_jobs(load_settings(lake_uri=str(lake)), generated, day_list)
+    else:
+        _duckdb_stand_in(lake, generated, day_list)
     print(f"silver and gold written in {time.perf_counter() - start:.0f} s")
     shutil.rmtree(generated)
     marker.write_text(json.dumps(params))
     return day_list
+
+
+def _duckdb_stand_in(lake: Path, generated: Path, days: list[date]) -> None:
+    """Silver and gold of the generated events (no malformed ones) with the lake jobs' rules in
+    DuckDB SQL: first-received deduplication, the contract's session rule, the silver columns
+    and the four gold tables, one dt= folder per day."""
+    import duckdb
+
+    from spark_jobs.jobs.sessionize import SILVER_EVENT_COLUMNS
+    from watershed.contract import BOT_USER_AGENT_PATTERN, SESSION_EVENT_TYPES, SESSION_GAP
+    from watershed.warehouse.tables import raw_table
+
+    session_types = ", ".join(f"'{t}'" for t in SESSION_EVENT_TYPES)
+    gap_us = int(SESSION_GAP.total_seconds() * 1_000_000)
+    day_list = ", ".join(f"DATE '{d}'" for d in days)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"""
+CREATE TABLE silver AS
+WITH received AS (
+    SELECT * EXCLUDE (raw_payload)
+    FROM read_parquet('{generated}/events/*.parquet', filename = true, file_row_number = true)
+), deduplicated AS (
+    SELECT * FROM received
+    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at, filename, file_row_number) = 1
+), keyed AS (
+    SELECT *, coalesce(user_id, anonymous_id) AS user_key,
+        coalesce(regexp_matches(lower(user_agent), '{BOT_USER_AGENT_PATTERN}'), false) AS is_bot,
+        event_type IN ({session_types}) AS in_session
+    FROM deduplicated
+), flagged AS (
+    SELECT *, CASE WHEN in_session AND (lag(occurred_at) OVER w IS NULL
+        OR epoch_us(occurred_at) - epoch_us(lag(occurred_at) OVER w) > {gap_us}) THEN 1 ELSE 0 END AS starts
+    FROM keyed WINDOW w AS (PARTITION BY user_key, in_session ORDER BY occurred_at, event_id)
+), numbered AS (
+    SELECT *, sum(starts) OVER (PARTITION BY user_key, in_session ORDER BY occurred_at, event_id
+        ROWS UNBOUNDED PRECEDING) AS session_no
+    FROM flagged
+), sessioned AS (
+    SELECT *,
+        first_value(event_id) OVER s AS first_event_id,
+        first_value(occurred_at) OVER s AS first_at
+    FROM numbered WINDOW s AS (PARTITION BY user_key, in_session, session_no ORDER BY occurred_at, event_id)
+)
+SELECT * EXCLUDE (first_event_id, first_at, starts, session_no, filename, file_row_number),
+    CASE WHEN in_session THEN substr(sha256(user_key || '|' || first_event_id), 1, 32) END AS session_id,
+    CASE WHEN in_session THEN first_at END AS session_start,
+    'bench' AS kafka_topic, 0::INTEGER AS kafka_partition, file_row_number AS kafka_offset,
+    received_at AS ingested_at,
+    CAST(CASE WHEN in_session THEN first_at ELSE occurred_at END AS DATE) AS dt
+FROM sessioned
+""")
+    con.execute("""
+CREATE TABLE sessions AS
+SELECT user_key, max(user_id) AS user_id,
+    arg_min(anonymous_id, (occurred_at, event_id)) FILTER (WHERE anonymous_id IS NOT NULL) AS anonymous_id,
+    session_id, min(occurred_at) AS session_start, max(occurred_at) AS session_end,
+    (epoch_us(max(occurred_at)) - epoch_us(min(occurred_at))) / 1000000.0 AS duration_seconds,
+    count(*) AS event_count, count(DISTINCT page_url)::INTEGER AS unique_pages,
+    count(*) FILTER (WHERE event_type = 'page_view') AS page_views,
+    count(*) FILTER (WHERE event_type = 'product_view') AS product_views,
+    count(*) FILTER (WHERE event_type = 'add_to_cart') AS add_to_carts,
+    count(*) FILTER (WHERE event_type = 'begin_checkout') AS begin_checkouts,
+    count(*) FILTER (WHERE event_type = 'purchase') AS purchases,
+    coalesce(sum(revenue) FILTER (WHERE event_type = 'purchase'), 0)::DECIMAL(18, 2) AS revenue,
+    arg_min(page_url, (occurred_at, event_id)) FILTER (WHERE page_url IS NOT NULL) AS entry_page,
+    arg_max(page_url, (occurred_at, event_id)) FILTER (WHERE page_url IS NOT NULL) AS exit_page,
+    arg_min(device, (occurred_at, event_id)) FILTER (WHERE device IS NOT NULL) AS device,
+    count(*) = 1 AS is_bounce, bool_or(is_bot) AS is_bot, min(dt) AS dt
+FROM silver WHERE session_id IS NOT NULL
+GROUP BY user_key, session_id
+""")
+    steps = [("session", "true"), ("product_view", "product_views > 0"), ("add_to_cart", "add_to_carts > 0"),
+             ("begin_checkout", "begin_checkouts > 0"), ("purchase", "purchases > 0")]  # fmt: skip
+    step_counts = ", ".join(f"count(*) FILTER (WHERE {condition}) AS {name}" for name, condition in steps)
+    long = " UNION ALL ".join(
+        f"SELECT dt, device, is_bot, {i + 1} AS step_number, '{name}' AS step, {name} AS sessions, "
+        f"{steps[max(i - 1, 0)][0]} AS previous, session AS total FROM counts"
+        for i, (name, _) in enumerate(steps)
+    )
+    gold = {
+        "daily_revenue": f"""
+            SELECT d.dt, count(e.event_id) FILTER (WHERE e.event_type = 'purchase') AS orders,
+                coalesce(sum(e.revenue) FILTER (WHERE e.event_type = 'purchase'), 0)::DECIMAL(18, 2) AS revenue,
+                count(e.event_id) FILTER (WHERE e.event_type = 'refund') AS refunds,
+                coalesce(sum(e.revenue) FILTER (WHERE e.event_type = 'refund'), 0)::DECIMAL(18, 2) AS refunded
+            FROM unnest([{day_list}]) AS d(dt)
+            LEFT JOIN silver AS e ON CAST(e.occurred_at AS DATE) = d.dt AND e.event_type IN ('purchase', 'refund')
+            GROUP BY d.dt""",
+        "product_interactions": """
+            WITH touches AS (
+                SELECT CAST(occurred_at AS DATE) AS dt, product_id,
+                    (event_type = 'product_view')::BIGINT AS views, (event_type = 'add_to_cart')::BIGINT AS carts,
+                    0 AS purchases, 0 AS units, 0::DECIMAL(18, 2) AS revenue
+                FROM silver WHERE event_type IN ('product_view', 'add_to_cart')
+                UNION ALL
+                SELECT CAST(occurred_at AS DATE), item.product_id, 0, 0, 1, item.quantity,
+                    (item.quantity * item.price)::DECIMAL(18, 2)
+                FROM (SELECT occurred_at, unnest(items) AS item FROM silver WHERE event_type = 'purchase')
+            )
+            SELECT dt, product_id, sum(views) AS views, sum(carts) AS add_to_carts, sum(purchases) AS purchases,
+                sum(units) AS units_purchased, sum(revenue)::DECIMAL(18, 2) AS revenue,
+                CASE WHEN sum(views) > 0 THEN sum(carts) / sum(views) END AS view_to_cart_rate,
+                CASE WHEN sum(carts) > 0 THEN sum(purchases) / sum(carts) END AS cart_to_purchase_rate
+            FROM touches GROUP BY dt, product_id""",
+        "funnel": f"""
+            WITH counts AS (
+                SELECT dt, coalesce(device, 'unknown') AS device, is_bot, {step_counts}
+                FROM sessions GROUP BY ALL
+            ), long AS ({long})
+            SELECT dt, device, is_bot, step_number::INTEGER AS step_number, step, sessions,
+                CASE WHEN previous > 0 THEN sessions / previous END AS step_rate,
+                CASE WHEN total > 0 THEN sessions / total END AS overall_rate
+            FROM long""",
+        "daily_user_metrics": """
+            SELECT dt, user_key, max(user_id) AS user_id, count(*) AS sessions, sum(event_count) AS events,
+                sum(page_views) AS page_views, sum(add_to_carts) AS add_to_carts, sum(purchases) AS purchases,
+                sum(revenue)::DECIMAL(18, 2) AS revenue, sum(duration_seconds) AS total_duration_seconds,
+                count(*) FILTER (WHERE is_bounce) AS bounces, min(session_start) AS first_session_start
+            FROM sessions GROUP BY dt, user_key""",
+    }
+    outputs = {
+        ("silver", "events"): f"SELECT {', '.join(SILVER_EVENT_COLUMNS)}, dt FROM silver",
+        ("silver", "sessions"): "SELECT * FROM sessions",
+        **{("gold", name): sql for name, sql in gold.items()},
+    }
+    for (layer, name), sql in outputs.items():
+        columns = ", ".join(f.name for f in raw_table(name).schema())
+        folder = lake / layer / name
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        options = "FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt), OVERWRITE_OR_IGNORE"
+        con.execute(f"COPY (SELECT {columns}, dt FROM ({sql}) WHERE dt IN ({day_list})) TO '{folder}' ({options})")
+    con.close()
 
 
 def _spark_jobs(settings: Settings, generated: Path, days: list[date]) -> None:
@@ -152,11 +293,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, help="where the lake and the warehouse are kept")
+    parser.add_argument("--prep", choices=["duckdb", "spark"], default="duckdb", help="who writes silver and gold")
     args = parser.parse_args()
 
     work = args.work or REPO_ROOT / ".local" / "bench" / f"warehouse-{args.events}"
     work.mkdir(parents=True, exist_ok=True)
-    days = prepare_lake(work / "lake", args.events, args.days, args.seed)
+    days = prepare_lake(work / "lake", args.events, args.days, args.seed, args.prep)
     load_before = os.getloadavg()[0]
     figures = timed_runs(work / "lake", work, days)
     load_after = os.getloadavg()[0]
@@ -166,6 +308,7 @@ def main() -> None:
     if figures["events"] < 10_000_000:
         goal = "n/a: fewer than 10 million events"
     counts = figures["counts"]
+    prepared_by = "the Spark jobs' transforms" if args.prep == "spark" else "the DuckDB stand-in for the lake jobs"
     body = "\n".join(
         [
             "| events | load (s) | dbt build (s) | load + build (s) | daily run: load 1 day + build (s) "
@@ -175,9 +318,9 @@ def main() -> None:
             f"| {figures['daily_load_seconds']:.1f} + {figures['daily_build_seconds']:.1f} "
             f"| {figures['size_mb']:,.0f} MB | {load_before:.1f} before, {load_after:.1f} after |",
             "",
-            f"{args.days} days of generated traffic (seed {args.seed}) through the Spark jobs' transforms into the "
-            f"lake, then timed: {len(days)} days loaded into a new DuckDB file and one `dbt build` of every model, "
-            f"data test and unit test ({counts['marts.fct_sessions']:,} sessions, {counts['marts.dim_users']:,} "
+            f"{args.days} days of generated traffic (seed {args.seed}), silver and gold written by {prepared_by} "
+            f"(not timed), then timed: {len(days)} days loaded into a new DuckDB file and one `dbt build` of every "
+            f"model, data test and unit test ({counts['marts.fct_sessions']:,} sessions, {counts['marts.dim_users']:,} "
             f"users; dbt: {figures['dbt']}). The daily run reloads the last day and rebuilds it with its two "
             f"lookback days. Goal: load + build of 10 million events in under 60 s ({goal} in this run). This "
             f"machine has {os.cpu_count()} cores: a load average above that means other processes shared them.",
