@@ -55,7 +55,7 @@ def list_(show_checks: bool) -> None:
 
     qs = load_quality_settings()
     rules = checks.Rules.from_settings(qs)
-    suites = {
+    suites: dict[str, dict[str, list[checks.Check]]] = {
         "bronze": {"bronze.events": checks.bronze_event_checks(rules)},
         "silver": {"silver.events": checks.silver_event_checks(), "silver.sessions": checks.silver_session_checks()},
         "ads": {"ads.ad_platform_daily": checks.ad_row_checks()},

@@ -241,7 +241,7 @@ def run(
         definition = ctx.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=validation.suite, data=batch, suite=built)
         )
-        actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if data_docs else []
+        actions: list[Any] = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if data_docs else []
         checkpoint = ctx.checkpoints.add_or_update(
             gx.Checkpoint(
                 name=validation.suite,

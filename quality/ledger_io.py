@@ -82,7 +82,7 @@ def arrival_counts(offsets: dict[tuple[str, int], list[int]], landed: pd.DataFra
     bronze = np.zeros(24, dtype=np.int64)
     groups = dict(tuple(landed.groupby(["kafka_topic", "kafka_partition"]))) if len(landed) else {}
     for (topic, partition), bounds in offsets.items():
-        kafka += np.diff(np.asarray(bounds, dtype=np.int64))
+        kafka += np.diff(np.asarray(bounds, dtype=np.int64)).astype(np.int64)
         rows = groups.get((topic, partition))
         if rows is None:
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pandas as pd
+import pytest
 
 from quality import prepare
 
@@ -88,3 +89,17 @@ def test_retries_order_and_bots() -> None:
 def test_ad_rows_ctr_is_null_without_impressions() -> None:
     frame = prepare.ad_rows(pd.DataFrame({"impressions": [100, 0], "clicks": [5, 0]}))
     assert frame["ctr"].fillna(-1).tolist() == [0.05, -1]
+
+
+def test_settings_fall_back_to_the_platform_webhook(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from quality.settings import load_quality_settings
+    from watershed.errors import ConfigError
+
+    monkeypatch.delenv("WATERSHED_QUALITY_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("WATERSHED_ALERT_WEBHOOK_URL", "http://127.0.0.1:1/platform")
+    assert load_quality_settings().webhook_url == "http://127.0.0.1:1/platform"
+    monkeypatch.setenv("WATERSHED_QUALITY_WEBHOOK_URL", "http://127.0.0.1:1/quality")
+    assert load_quality_settings().webhook_url == "http://127.0.0.1:1/quality"
+    monkeypatch.setenv("WATERSHED_QUALITY_MAX_BOT_SHARE", "1.5")
+    with pytest.raises(ConfigError, match="WATERSHED_QUALITY_MAX_BOT_SHARE"):
+        load_quality_settings()
