@@ -120,4 +120,11 @@ def make_event() -> Callable[..., dict[str, Any]]:
 def run_available_now(spark, settings: Settings, config: StreamConfig) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from spark_jobs.streaming import job
 
-    return job.run(settings, config.with_(available_now=True), spark=spark, poll=0.2)
+    # one shuffle partition per stateful operator: the test data is tiny, task overhead is not
+    # (fixed in the checkpoint at its first batch; the shared session's setting is restored)
+    saved = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "1")
+    try:
+        return job.run(settings, config.with_(available_now=True), spark=spark, poll=0.2)
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", saved)
