@@ -6,7 +6,9 @@ Light to import: duckdb, snowflake-connector and dbt load inside the commands.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import click
 
@@ -46,12 +48,12 @@ def load(
         for statement in snowflake_statements(settings, day.date(), storage_integration):
             click.echo(statement + ";\n")
         return
-    connect = None
+    connect: Callable[[], Any] | None = None
     if snowflake_conn_id:
         from watershed.warehouse.snowflake_backend import connect_from_airflow
 
-        def connect():  # type: ignore[no-untyped-def]
-            return connect_from_airflow(snowflake_conn_id)
+        conn_id = snowflake_conn_id
+        connect = lambda: connect_from_airflow(conn_id)  # noqa: E731 - opened only when the load runs
 
     report = load_date(
         settings,
