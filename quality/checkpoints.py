@@ -180,7 +180,13 @@ def load_ledger(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
     from quality.ledger import reconcile
     from quality.ledger_io import collect
 
-    counts, notes = collect(settings, day, marts_schema=qs.marts_schema)
+    counts, notes = collect(
+        settings,
+        day,
+        marts_table=qs.ledger_marts_table,
+        marts_time_column=qs.ledger_marts_time_column,
+        marts_schema=qs.marts_schema,
+    )
     return ledger_prepared(reconcile(counts), notes)
 
 

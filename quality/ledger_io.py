@@ -11,8 +11,8 @@
   ``dt=D``, and the valid rows of ``dt=D`` that repeat an event_id, by partition hour.
 * ``silver``: silver events of ``dt=D-1`` and ``dt=D`` (a session that starts the evening before
   keeps its events there) that occurred on D, by hour.
-* ``marts``: events of the warehouse table ``ledger_marts_table`` by hour of its time column,
-  when the DuckDB file and the table exist.
+* ``marts``: events of the warehouse table (``marts.fct_user_events``: every valid event) by
+  hour of ``occurred_at``, when the DuckDB file and the table exist.
 * ``collector_accepted``: the collector only exports cumulative Prometheus counters, which cannot
   be split into exact hours, so the stage is not measured unless counts are given.
 """
@@ -158,9 +158,9 @@ def collect(
     day: date,
     *,
     kafka: bool = True,
-    marts_table: str = "fct_events",
+    marts_table: str = "fct_user_events",
     marts_time_column: str = "occurred_at",
-    marts_schema: str = "main",
+    marts_schema: str = "marts",
     collector: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Every stage's counts for `day` and notes on what could not be measured."""

@@ -1,11 +1,13 @@
 """Which marts the marts checkpoint checks, and how.
 
-The default list follows the gold tables as the warehouse loads them (one row per day and key,
-a ``date`` column) plus the ad-campaign performance mart. Set ``WATERSHED_QUALITY_MARTS_FILE``
-to a JSON list to replace it::
+The default list is the dbt marts of ``dbt/models/marts`` (docs/warehouse.md), in the ``marts``
+schema, each with its grain as key and the day column it is partitioned by. Rates that are
+shares are checked within [0, 1]; ``product_performance``'s view-to-cart and cart-to-purchase
+are ratios that may exceed 1, so they are only checked >= 0. Set ``WATERSHED_QUALITY_MARTS_FILE``
+to a JSON list to replace the defaults::
 
-    [{"table": "funnel_daily", "key": ["date", "device", "is_bot", "step_number"],
-      "date_column": "date", "rate_columns": ["step_rate", "overall_rate"], "volume": "sessions"}]
+    [{"table": "conversion_funnel", "key": ["funnel_date", "device", "is_bot"],
+      "date_column": "funnel_date", "rate_columns": ["conversion_rate"], "volume": "sessions"}]
 """
 
 from __future__ import annotations
@@ -18,42 +20,48 @@ from watershed.errors import ConfigError
 
 DEFAULT_MARTS: tuple[MartSpec, ...] = (
     MartSpec(
-        "funnel_daily",
-        key=("date", "device", "is_bot", "step_number"),
-        date_column="date",
-        rate_columns=("step_rate", "overall_rate"),
+        "conversion_funnel",
+        key=("funnel_date", "device", "is_bot"),
+        date_column="funnel_date",
+        rate_columns=("product_view_rate", "add_to_cart_rate", "begin_checkout_rate", "conversion_rate"),
         volume="sessions",
-        non_negative=("sessions",),
+        non_negative=("sessions", "purchase_sessions"),
     ),
     MartSpec(
-        "product_interactions",
-        key=("date", "product_id"),
-        date_column="date",
-        rate_columns=("view_to_cart_rate", "cart_to_purchase_rate"),
-        volume="views",
-        non_negative=("views", "add_to_carts", "purchases", "revenue"),
+        "agg_daily_user_metrics",
+        key=("activity_date", "user_key"),
+        date_column="activity_date",
+        rate_columns=("cart_conversion_rate",),
+        volume="sessions",
+        non_negative=("total_events", "sessions", "purchases", "total_revenue", "avg_session_duration"),
+    ),
+    MartSpec(
+        "product_performance",
+        key=("activity_date", "product_id"),
+        date_column="activity_date",
+        volume=None,
+        non_negative=("purchases", "revenue", "view_to_cart_rate", "cart_to_purchase_rate"),
     ),
     MartSpec(
         "daily_revenue",
-        key=("date",),
-        date_column="date",
+        key=("revenue_date",),
+        date_column="revenue_date",
         volume="orders",
         non_negative=("orders", "revenue", "refunds", "refunded"),
     ),
     MartSpec(
-        "daily_user_metrics",
-        key=("date", "user_key"),
-        date_column="date",
+        "fct_sessions",
+        key=("session_id",),
+        date_column="session_date",
         volume=None,
-        non_negative=("sessions", "events", "revenue"),
+        non_negative=("duration_seconds", "event_count", "revenue"),
     ),
     MartSpec(
-        "campaign_performance",
-        key=("date", "platform", "campaign_id"),
-        date_column="date",
-        rate_columns=("ctr", "cvr"),
-        volume="impressions",
-        non_negative=("impressions", "clicks", "cost", "conversions"),
+        "fct_user_events",
+        key=("event_id",),
+        date_column="event_date",
+        volume=None,
+        non_negative=("revenue", "price"),
     ),
 )
 

@@ -48,8 +48,11 @@ class QualitySettings(BaseSettings):
     volume_band: float = Field(0.5, ge=0)
     # A JSON file replacing the default list of mart checks (docs/quality.md has the format).
     marts_file: Path | None = None
-    # DuckDB schema of the marts (dbt's target schema).
-    marts_schema: str = "main"
+    # DuckDB schema of the marts (dbt's `marts` layer schema).
+    marts_schema: str = "marts"
+    # The ledger's `marts` stage: the warehouse table holding one row per event, and its time.
+    ledger_marts_table: str = "fct_user_events"
+    ledger_marts_time_column: str = "occurred_at"
 
     # Ad-platform rows in the lake, relative to the lake root; {date} is the day.
     ad_rows_path: str = "bronze/ad_platform/*/date={date}"

@@ -84,16 +84,17 @@ MARTS = [
 
 def build_warehouse(path, funnel: pd.DataFrame, campaigns: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
     con = duckdb.connect(str(path))
+    con.execute("create schema if not exists marts")
     con.register("funnel_src", funnel)
     con.register("campaign_src", campaigns)
     con.execute(
-        "create or replace table funnel_daily as select date, is_bot, sessions, "
+        "create or replace table marts.funnel_daily as select date, is_bot, sessions, "
         "sessions_with_product_view / nullif(sessions, 0) as product_view_rate, "
         "sessions_with_purchase / nullif(sessions, 0) as purchase_rate from funnel_src"
     )
     con.execute(
-        "create or replace table campaign_performance as select date, platform, campaign_id, impressions, clicks, "
-        "cast(cost as double) as cost, clicks / nullif(impressions, 0) as ctr from campaign_src"
+        "create or replace table marts.campaign_performance as select date, platform, campaign_id, impressions, "
+        "clicks, cast(cost as double) as cost, clicks / nullif(impressions, 0) as ctr from campaign_src"
     )
     con.close()
 

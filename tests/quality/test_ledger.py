@@ -166,7 +166,8 @@ def write_lake(platform, bronze: pd.DataFrame, silver: pd.DataFrame) -> None:  #
     platform.duckdb_file.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(platform.duckdb_file))
     con.register("silver_src", silver[["event_id", "occurred_at"]])
-    con.execute("create or replace table fct_events as select * from silver_src")
+    con.execute("create schema if not exists marts")
+    con.execute("create or replace table marts.fct_user_events as select * from silver_src")
     con.close()
 
 
