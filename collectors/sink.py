@@ -4,14 +4,15 @@
 :class:`SinkUnavailable`; the collector answers 2xx only after it returned. The Kafka sink uses
 confluent-kafka (librdkafka), chosen by measurement (bench/collector/kafka_clients.py,
 BENCHMARKS.md): an idempotent producer with ``acks=all``, murmur2 partitioning like the Java
-client, and delivery reports served on the event loop itself (``poll(0)`` every millisecond while
-records are in flight), so that no thread hand-off or GIL contention sits on the request path.
+client, and delivery reports served by one thread that hands completed requests to the event loop
+in batches (one wake-up per ``poll()``, not one per record).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,8 @@ class Sink(Protocol):
 
 
 class _Delivery:
-    """The acknowledgements of one store() call; resolved once, on the event loop."""
+    """The acknowledgements of one store() call. Called by librdkafka's delivery reports on the
+    poll thread; when the last one arrives it queues its future for the event loop."""
 
     __slots__ = ("error", "future", "left", "sink")
 
@@ -64,12 +66,18 @@ class _Delivery:
             self.error = err
         self.left -= 1
         if self.left == 0:
-            self.sink._inflight -= 1
-            if not self.future.done():
-                if self.error is None:
-                    self.future.set_result(None)
-                else:
-                    self.future.set_exception(SinkUnavailable(f"Kafka refused the events: {self.error}"))
+            self.sink._done.append((self.future, self.error))
+
+
+def _resolve(done: list[tuple[asyncio.Future[None], Any]]) -> None:
+    """On the event loop: answer the requests whose records are all acknowledged (or failed)."""
+    for future, error in done:
+        if future.done():  # its deadline passed first: already answered 503
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(SinkUnavailable(f"Kafka refused the events: {error}"))
 
 
 def _expire(future: asyncio.Future[None], timeout: float) -> None:
@@ -79,10 +87,14 @@ def _expire(future: asyncio.Future[None], timeout: float) -> None:
 
 
 class KafkaSink:
-    """Records to Kafka, acknowledged by every in-sync replica before store() returns."""
+    """Records to Kafka, acknowledged by every in-sync replica before store() returns.
 
-    FAST_POLL = 0.001  # while records are in flight
-    IDLE_POLL = 0.1
+    One thread waits in ``poll()`` (without the GIL while nothing happens); each time it returns it
+    hands every completed request to the event loop in one ``call_soon_threadsafe``. The loop
+    only produces and awaits futures, so no timer runs while the collector is idle.
+    """
+
+    POLL_SECONDS = 0.1
 
     def __init__(
         self,
@@ -117,10 +129,10 @@ class KafkaSink:
             **(config or {}),
         }
         self._producer: Any = None
-        self._inflight = 0
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_fast = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._poller: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._done: list[tuple[asyncio.Future[None], Any]] = []  # touched by the poll thread only
         self._health: Health = Health(False, "not checked yet")
         self._health_at = -float("inf")
         self._health_check: asyncio.Task[Health] | None = None
@@ -133,12 +145,27 @@ class KafkaSink:
 
         self._loop = asyncio.get_running_loop()
         self._producer = Producer(self.config)
-        self._schedule(fast=False)
+        self._stopping.clear()
+        self._poller = threading.Thread(target=self._serve, name="kafka-delivery-reports", daemon=True)
+        self._poller.start()
+
+    def _serve(self) -> None:
+        producer, loop = self._producer, self._loop
+        assert loop is not None
+        while not self._stopping.is_set():
+            producer.poll(self.POLL_SECONDS)  # runs the delivery callbacks, here
+            if self._done:
+                done, self._done = self._done, []
+                try:
+                    loop.call_soon_threadsafe(_resolve, done)
+                except RuntimeError:  # the loop is closed: nobody is waiting any more
+                    return
 
     async def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._poller is not None:
+            self._stopping.set()
+            await asyncio.get_running_loop().run_in_executor(None, self._poller.join)
+            self._poller = None
         if self._producer is not None:
             producer, self._producer = self._producer, None
             remaining = await asyncio.get_running_loop().run_in_executor(None, producer.flush, self.timeout)
@@ -156,42 +183,23 @@ class KafkaSink:
         future: asyncio.Future[None] = loop.create_future()
         delivery = _Delivery(self, future, len(records))
         produce = self._producer.produce
-        self._inflight += 1
         try:
             for record in records:
                 produce(record.topic, record.value, record.key, headers=record.headers, on_delivery=delivery)
         except BufferError:
-            delivery.left = -1  # the records already queued must not resolve this request
-            self._inflight -= 1
+            future.cancel()  # the records already queued must not resolve this request
             raise SinkUnavailable("the Kafka producer queue is full") from None
         except Exception as error:  # KafkaException: unknown topic, record too large, ...
-            delivery.left = -1
-            self._inflight -= 1
+            future.cancel()
             raise SinkUnavailable(f"Kafka refused the events: {error}") from None
-        if not self._timer_fast:
-            self._schedule(fast=True)
         deadline = loop.call_later(self.timeout, _expire, future, self.timeout)
         try:
             await future
         finally:
             deadline.cancel()
 
-    def _schedule(self, *, fast: bool) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        assert self._loop is not None
-        self._timer_fast = fast
-        self._timer = self._loop.call_later(self.FAST_POLL if fast else self.IDLE_POLL, self._poll)
-
-    def _poll(self) -> None:
-        self._timer = None
-        if self._producer is None:
-            return
-        self._producer.poll(0)  # runs the delivery callbacks, here on the loop
-        self._schedule(fast=self._inflight > 0)
-
     def _on_error(self, error: Any) -> None:
-        # librdkafka reports connection trouble here and keeps retrying by itself
+        # librdkafka reports connection trouble here (on the poll thread) and keeps retrying
         from confluent_kafka import KafkaError
 
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
