@@ -61,9 +61,10 @@ def _resolve(future: asyncio.Future[None], error: Any) -> None:
 
 
 class ConfluentThreadClient:
-    """confluent-kafka with delivery reports served by a poll thread (the usual recipe)."""
+    """confluent-kafka with a poll thread and one call_soon_threadsafe per request (the usual
+    recipe; the collector's sink hands completed requests over in batches instead)."""
 
-    name = "confluent-kafka (poll thread)"
+    name = "confluent-kafka (naive poll thread)"
 
     def __init__(self, bootstrap: str) -> None:
         from confluent_kafka import Producer
@@ -96,8 +97,8 @@ class ConfluentThreadClient:
 
 
 class CollectorSinkClient:
-    """confluent-kafka as the collector uses it: collectors.sink.KafkaSink, whose delivery reports
-    are served on the event loop (poll(0) every millisecond while records are in flight)."""
+    """confluent-kafka as the collector uses it: collectors.sink.KafkaSink (delivery reports on a
+    poll thread, completed requests handed to the loop in one call per poll())."""
 
     name = "confluent-kafka (collector sink)"
 
