@@ -111,3 +111,32 @@ def test_supervision_arithmetic():
     assert supervise.heartbeat_age({"updated_at": "2026-11-20T09:00:00.000Z"}, now) == 30.0
     assert supervise.heartbeat_age({}, now) is None
     assert not supervise.pid_alive(None)
+
+
+def test_supervise_starts_restarts_and_reports_lag(tmp_path, monkeypatch):
+    config = StreamConfig(home=tmp_path)
+    calls: list[str] = []
+    monkeypatch.setattr(supervise, "start_detached", lambda cfg, args=None: calls.append("start") or 4242)
+    monkeypatch.setattr(supervise, "stop", lambda cfg: calls.append("stop") or True)
+
+    def status_of(**report):  # type: ignore[no-untyped-def]
+        base = {"running": False, "status": "never started", "heartbeat_age_s": None, "consumer_lag": {"a": 0}}
+        monkeypatch.setattr(supervise, "status", lambda settings, cfg: {**base, **report})
+
+    status_of()
+    first = supervise.supervise(None, config)  # type: ignore[arg-type]
+    assert (first["action"], first["problems"], first["new_pid"]) == ("started", [], 4242)
+
+    status_of(status="failed")  # it died: start it and say so
+    assert supervise.supervise(None, config)["problems"] == [  # type: ignore[arg-type]
+        "the streaming job was not running (last status: failed)"
+    ]
+
+    status_of(running=True, status="running", heartbeat_age_s=600.0, consumer_lag={"a": 900, "b": 200})
+    hung = supervise.supervise(None, config, max_heartbeat_age=120, max_lag=1000)  # type: ignore[arg-type]
+    assert hung["action"] == "restarted" and calls == ["start", "start", "stop", "start"]
+    assert hung["problems"][0] == "no heartbeat for 600 s: restarted the job"
+    assert hung["problems"][1].startswith("consumer lag 1100 records > 1000")
+
+    status_of(running=True, status="running", heartbeat_age_s=3.0)
+    assert supervise.supervise(None, config)["action"] == "none"  # type: ignore[arg-type]
