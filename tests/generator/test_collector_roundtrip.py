@@ -29,15 +29,13 @@ def test_generated_traffic_through_the_collector() -> None:
     memory = collector_sink.MemorySink()
     app = collector_app.create_app(settings, memory)
 
-    result = HttpSink("http://collector", keys, transport=httpx.ASGITransport(app=app)).send(
-        simulation.events, simulation.event_types
-    )
+    result = HttpSink("http://collector", keys, transport=httpx.ASGITransport(app=app)).send(simulation.events)
 
     faults_list = simulation.truth.faults.to_pylist()
     malformed = {f["position"]: f["reason"] for f in faults_list if f["kind"] == "malformed"}
     # a "future" timestamp is relative to the simulated arrival; against today's clock some are past
     future = sum(reason == "future_timestamp" for reason in malformed.values())
-    rows = simulation.events.num_rows
+    rows = simulation.events.rows
     assert result["accepted"] + result["rejected"] == rows
     assert len(malformed) - future <= result["rejected"] <= len(malformed)
     stored = [json.loads(r.value) for r in memory.records if r.topic != "events-invalid"]

@@ -78,3 +78,15 @@ def test_traffic_looks_like_a_shop(duck: Any, summary: dict[str, Any]) -> None:
     assert summary["events_by_type"]["refund"] > 0 and summary["events_by_type"]["conversion"] > 0
     order_value = float(summary["revenue"]) / summary["orders"]
     assert 20 < order_value < 400
+
+
+def test_split_files_hold_the_same_rows(tmp_path: Path) -> None:
+    """Blocks are built and written one at a time; together they are the single-file table."""
+    from watershed.generator import FileSink
+
+    generate(SMALL, tmp_path / "one")
+    generate(SMALL, tmp_path / "many", FileSink(tmp_path / "many", "parquet", rows_per_file=1_000))
+    parts = sorted((tmp_path / "many" / "events").iterdir())
+    assert [p.name for p in parts] == [f"part-{i:05d}.parquet" for i in range(len(parts))] and len(parts) == 5
+    assert pq.read_table(parts[0]).num_rows == 1_000
+    assert pq.read_table(tmp_path / "many" / "events").equals(pq.read_table(tmp_path / "one" / "events"))

@@ -51,14 +51,14 @@ def test_http_sink_delivers_everything_once_despite_backpressure(simulation: Any
     progress: list[int] = []
     sink = HttpSink("http://collector.test", KEYS, concurrency=3, transport=httpx.MockTransport(collector),
                     progress=lambda sent, total: progress.append(sent))  # fmt: skip
-    result = sink.send(simulation.events, simulation.event_types)
+    result = sink.send(simulation.events)
 
-    rows = simulation.events.num_rows
+    rows = simulation.events.rows
     assert result["accepted"] == rows and result["rejected"] == 0
     assert result["retries"] == collector.calls - result["batches"] > 0
     assert sum(progress) == rows == len(collector.received)
     sent_ids = Counter(e.get("event_id") for e in collector.received)
-    expected_ids = Counter(p.get("event_id") for p in payloads(simulation.events, received_at=False))
+    expected_ids = Counter(p.get("event_id") for p in payloads(simulation.events.table(), received_at=False))
     assert sent_ids == expected_ids  # duplicates are sent twice, as a retrying client would
     assert all("received_at" not in e for e in collector.received)
     assert sum(collector.sources.values()) == rows and set(collector.sources) == set(KEYS)
@@ -71,7 +71,7 @@ def test_http_sink_reports_collector_errors(simulation: Any) -> None:
         return httpx.Response(200, json={"accepted": len(events) - 1, "rejected": 1, "errors": errors})
 
     sink = HttpSink("http://collector.test", KEYS, transport=httpx.MockTransport(reject))
-    result = sink.send(simulation.events.slice(0, 600), simulation.event_types[:600])
+    result = sink.send(simulation.events.head(600))
     assert result["rejected"] == result["batches"] and result["accepted"] == 600 - result["batches"]
     assert result["first_errors"][0] == {"position": 0, "errors": [{"field": "occurred_at", "message": "too old"}]}
 
@@ -80,20 +80,20 @@ def test_http_sink_stops_on_a_refused_key(simulation: Any) -> None:
     sink = HttpSink("http://collector.test", KEYS,
                     transport=httpx.MockTransport(lambda r: httpx.Response(401, text="unknown write key")))  # fmt: skip
     with pytest.raises(GeneratorError, match=r"collector answered 401 .*unknown write key"):
-        sink.send(simulation.events, simulation.event_types)
+        sink.send(simulation.events)
 
 
 def test_http_sink_needs_a_key_per_source(simulation: Any) -> None:
     sink = HttpSink("http://collector.test", {"web_analytics": "k"})
     with pytest.raises(GeneratorError, match="WATERSHED_WRITE_KEY_AD_PLATFORM"):
-        sink.send(simulation.events, simulation.event_types)
+        sink.send(simulation.events)
 
 
 def test_http_sink_gives_up_after_its_retries(simulation: Any) -> None:
     busy = httpx.MockTransport(lambda r: httpx.Response(503, headers={"Retry-After": "0"}))
     sink = HttpSink("http://collector.test", KEYS, max_retries=2, transport=busy)
     with pytest.raises(GeneratorError, match=r"gave up .* after 2 retries"):
-        sink.send(simulation.events.slice(0, 10), simulation.event_types[:10])
+        sink.send(simulation.events.head(10))
 
 
 def test_retry_after_header() -> None:
@@ -107,7 +107,7 @@ def test_retry_after_header() -> None:
 def test_kafka_sink_writes_each_family_topic(simulation: Any, kafka_bootstrap: str) -> None:
     from confluent_kafka import Consumer, TopicPartition
 
-    expected = Counter(topic_for(EVENT_TYPES[c]) for c in simulation.event_types.tolist())
+    expected = Counter(topic_for(EVENT_TYPES[c]) for c in simulation.events.event_types.tolist())
     consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "generator-test",
                          "enable.auto.commit": False})  # fmt: skip
 
@@ -120,7 +120,7 @@ def test_kafka_sink_writes_each_family_topic(simulation: Any, kafka_bootstrap: s
         return marks
 
     before = high_watermarks()
-    result = KafkaSink(kafka_bootstrap).send(simulation.events, simulation.event_types)
+    result = KafkaSink(kafka_bootstrap).send(simulation.events)
     after = high_watermarks()
     assert result["topics"] == dict(sorted(expected.items()))
     assert {t: after[t] - before[t] for t in expected} == dict(expected)
@@ -145,6 +145,6 @@ def _offsets(consumer: Any, topic: str) -> list[tuple[int, int]]:
 
 def test_intended_types_route_broken_rows(simulation: Any) -> None:
     """Rows whose event_type was removed still have a topic and a write key."""
-    broken = np.flatnonzero(np.array([t is None for t in simulation.events["event_type"].to_pylist()]))
+    broken = np.flatnonzero(np.array([t is None for t in simulation.events.table()["event_type"].to_pylist()]))
     assert len(broken) > 0
-    assert all(0 <= simulation.event_types[i] < len(EVENT_TYPES) for i in broken)
+    assert all(0 <= simulation.events.event_types[i] < len(EVENT_TYPES) for i in broken)

@@ -2,10 +2,11 @@
 
 Public API: :func:`generate` (simulate + deliver + write truth), :func:`simulate` (in memory),
 :class:`GeneratorConfig`, :class:`FaultRates`, the sinks :class:`FileSink`, :class:`KafkaSink`,
-:class:`HttpSink`, and :func:`event_schema` (the schema of the written event files).
+:class:`HttpSink`, :class:`EventStream` (events in arrival order, built block by block) and
+:func:`event_schema` (the schema of the written event files).
 """
 
-from watershed.generator.assemble import RAW_PAYLOAD, event_schema
+from watershed.generator.assemble import RAW_PAYLOAD, EventStream, event_schema
 from watershed.generator.config import FaultRates, GeneratorConfig, GeneratorError
 from watershed.generator.files import AD_PLATFORM_DIR, EVENTS_DIR, PARQUET_OPTIONS, TRUTH_DIR
 from watershed.generator.http_sink import HttpSink
@@ -21,6 +22,7 @@ __all__ = [
     "RAW_PAYLOAD",
     "TRUTH_DIR",
     "EventSink",
+    "EventStream",
     "FaultRates",
     "FileSink",
     "GeneratorConfig",

@@ -13,7 +13,7 @@ a wrongly typed one is null in its column and present, with its wrong value, in 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -52,6 +52,37 @@ class Arrivals:
     received: np.ndarray  # epoch ms
     is_copy: np.ndarray  # a duplicate (retry) rather than the first send
 
+    def part(self, start: int, stop: int) -> Arrivals:
+        return Arrivals(self.source_row[start:stop], self.received[start:stop], self.is_copy[start:stop])
+
+
+@dataclass(frozen=True)
+class EventStream:
+    """The events in arrival order, turned into Arrow a block of rows at a time: a large run
+    never holds every event as Arrow at once, and a sink can write or send one block while the
+    next is built."""
+
+    arrived: Arrivals
+    event_types: np.ndarray  # per row: the intended type code (routes rows whose event_type is broken)
+    build: Callable[[Arrivals], pa.Table]
+
+    @property
+    def rows(self) -> int:
+        return len(self.arrived.source_row)
+
+    def batches(self, size: int) -> Iterator[tuple[pa.Table, np.ndarray]]:
+        """(events, intended type codes) for consecutive blocks of `size` rows."""
+        for start in range(0, self.rows, size):
+            stop = min(start + size, self.rows)
+            yield self.build(self.arrived.part(start, stop)), self.event_types[start:stop]
+
+    def head(self, rows: int) -> EventStream:
+        return EventStream(self.arrived.part(0, rows), self.event_types[:rows], self.build)
+
+    def table(self) -> pa.Table:
+        """Every event in one table (for small runs and tests)."""
+        return self.build(self.arrived)
+
 
 def arrivals(plan: FaultPlan) -> Arrivals:
     base = len(plan.received)
@@ -67,9 +98,10 @@ def event_schema() -> pa.Schema:
 
 
 def assemble(
+    arrived: Arrivals,
+    *,
     frame: Frame,
     plan: FaultPlan,
-    arrived: Arrivals,
     actors: Actors,
     event_high: np.ndarray,
     event_low: np.ndarray,

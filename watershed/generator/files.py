@@ -16,8 +16,7 @@ Layout under the output directory::
 from __future__ import annotations
 
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +24,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from watershed.generator.assemble import EventStream
 from watershed.generator.truth import Truth
 from watershed.generator.wire import dumps, ndjson_lines
 
@@ -61,25 +61,32 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     )
 
 
-def write_events(table: pa.Table, out: Path, fmt: Format, rows_per_file: int = ROWS_PER_FILE) -> list[Path]:
-    """Events in arrival order, split into files of `rows_per_file` rows (written in parallel:
-    each file is independent, so the bytes do not depend on scheduling)."""
+def write_events(events: EventStream, out: Path, fmt: Format, rows_per_file: int = ROWS_PER_FILE) -> list[Path]:
+    """Events in arrival order, `rows_per_file` rows per file. Each file is written on a
+    background thread while the next block is built (at most two blocks in memory); files are
+    independent, so their bytes do not depend on the scheduling."""
     directory = out / EVENTS_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    starts = range(0, max(table.num_rows, 1), rows_per_file)
-    paths = [directory / f"part-{i:05d}.{fmt}" for i in range(len(starts))]
+    paths = [directory / f"part-{i:05d}.{fmt}" for i in range(-(-events.rows // rows_per_file))]
 
-    def write(i: int) -> None:
-        part = table.slice(starts[i], rows_per_file)
+    def write(path: Path, part: pa.Table) -> None:
         if fmt == "parquet":
-            write_parquet(part, paths[i])
+            write_parquet(part, path)
         else:
-            with paths[i].open("wb") as handle:
+            with path.open("wb") as handle:
                 for block in ndjson_lines(part, received_at=True):
                     handle.write(block)
 
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        list(pool.map(write, range(len(paths))))
+    blocks = events.batches(rows_per_file)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future[None] | None = None
+        for path, (part, _) in zip(paths, blocks, strict=True):
+            written = pool.submit(write, path, part)
+            if pending is not None:
+                pending.result()
+            pending = written
+        if pending is not None:
+            pending.result()
     return [p.relative_to(out) for p in paths]
 
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import numpy as np
-import pyarrow as pa
 
+from watershed.generator.assemble import EventStream
 from watershed.generator.config import GeneratorError
-from watershed.generator.sinks import WINDOW_ROWS, sources
+from watershed.generator.sinks import sources, windows
 from watershed.generator.wire import dumps, payloads
 
 BATCH_PATH = "/v1/batch"
@@ -61,10 +61,10 @@ class HttpSink:
     progress: Callable[[int, int], None] | None = None  # (events just sent, events in all)
     transport: httpx.AsyncBaseTransport | None = None  # tests plug a mock transport here
 
-    def send(self, events: pa.Table, event_types: np.ndarray) -> dict[str, Any]:
+    def send(self, events: EventStream) -> dict[str, Any]:
         if not 1 <= self.batch_size <= MAX_BATCH:
             raise GeneratorError(f"batch size must be between 1 and {MAX_BATCH} (got {self.batch_size})")
-        missing = sorted(set(sources(event_types)) - set(self.write_keys))
+        missing = sorted(set(sources(np.unique(events.event_types))) - set(self.write_keys))
         if missing:
             raise GeneratorError(
                 "no write key for source(s) "
@@ -72,7 +72,7 @@ class HttpSink:
                 + ": pass --write-key SOURCE=KEY or set "
                 + ", ".join(f"WATERSHED_WRITE_KEY_{s.upper()}" for s in missing)
             )
-        tally = asyncio.run(self._send_all(events, event_types))
+        tally = asyncio.run(self._send_all(events))
         return {
             "sink": "http",
             "url": self.base_url.rstrip("/") + BATCH_PATH,
@@ -83,14 +83,14 @@ class HttpSink:
             "first_errors": tally.errors,
         }
 
-    async def _send_all(self, events: pa.Table, event_types: np.ndarray) -> _Tally:
-        tally = _Tally(total=events.num_rows)
+    async def _send_all(self, events: EventStream) -> _Tally:
+        tally = _Tally(total=events.rows)
         queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=2 * self.concurrency)
         pacer = _Pacer(self.rate)
         async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, transport=self.transport) as client:
             workers = [asyncio.create_task(self._worker(client, queue, pacer, tally)) for _ in range(self.concurrency)]
             try:
-                async for batch in batches(events, event_types, self.batch_size):
+                async for batch in batches(events, self.batch_size):
                     await _put(queue, batch, workers)
                 for _ in workers:
                     await _put(queue, None, workers)
@@ -144,20 +144,22 @@ class HttpSink:
         )
 
 
-async def batches(events: pa.Table, event_types: np.ndarray, size: int) -> AsyncIterator[Batch]:
+async def batches(events: EventStream, size: int) -> AsyncIterator[Batch]:
     """Batches of one source each, in arrival order within the source, built window by window
     so that memory stays flat for large runs."""
-    for start in range(0, events.num_rows, WINDOW_ROWS):
-        window = events.slice(start, WINDOW_ROWS)
-        routes = sources(event_types[start : start + WINDOW_ROWS])
+    start = 0
+    for window, types in windows(events):
         pending: dict[str, list[tuple[int, bytes]]] = {}
-        for offset, (payload, source) in enumerate(zip(payloads(window, received_at=False), routes, strict=True)):
+        for offset, (payload, source) in enumerate(
+            zip(payloads(window, received_at=False), sources(types), strict=True)
+        ):
             group = pending.setdefault(source, [])
             group.append((start + offset, dumps(payload)))
             if len(group) == size:
                 yield _batch(source, pending.pop(source))
         for source, group in pending.items():
             yield _batch(source, group)
+        start += window.num_rows
         await asyncio.sleep(0)  # let the workers run between windows
 
 

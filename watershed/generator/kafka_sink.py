@@ -9,11 +9,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-
+from watershed.generator.assemble import EventStream
 from watershed.generator.config import GeneratorError
-from watershed.generator.sinks import WINDOW_ROWS, topics
+from watershed.generator.sinks import topics, windows
 from watershed.generator.wire import dumps, payloads
 
 _PRODUCER_DEFAULTS = {
@@ -30,7 +28,7 @@ class KafkaSink:
     producer_config: dict[str, Any] = field(default_factory=dict)
     flush_timeout: float = 120.0
 
-    def send(self, events: pa.Table, event_types: np.ndarray) -> dict[str, Any]:
+    def send(self, events: EventStream) -> dict[str, Any]:
         from confluent_kafka import KafkaException, Producer
 
         producer = Producer({"bootstrap.servers": self.bootstrap, **_PRODUCER_DEFAULTS, **self.producer_config})
@@ -42,10 +40,8 @@ class KafkaSink:
 
         sent: Counter[str] = Counter()
         try:
-            for start in range(0, events.num_rows, WINDOW_ROWS):
-                window = events.slice(start, WINDOW_ROWS)
-                routes = topics(event_types[start : start + WINDOW_ROWS])
-                for payload, topic in zip(payloads(window, received_at=True), routes, strict=True):
+            for window, types in windows(events):
+                for payload, topic in zip(payloads(window, received_at=True), topics(types), strict=True):
                     key = payload.get("user_id") or payload.get("anonymous_id")
                     _produce(producer, topic, dumps(payload), None if key is None else str(key).encode(), delivered)
                     sent[topic] += 1

@@ -35,7 +35,7 @@ def generate(
     simulation = simulate(config)
     for name in (EVENTS_DIR, AD_PLATFORM_DIR, TRUTH_DIR):
         shutil.rmtree(out / name, ignore_errors=True)
-    delivery = sink.send(simulation.events, simulation.event_types)
+    delivery = sink.send(simulation.events)
     files = {
         "ad_platform": [str(p) for p in write_ad_platform(simulation.ad_platform_rows, out, fmt)],
         "truth": [str(p) for p in write_truth(simulation.truth, out)],

@@ -8,6 +8,7 @@ number, so a seed reproduces the same data whatever else changes in the run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import pyarrow.compute as pc
 
 from watershed.contract import CURRENT_SCHEMA_VERSION, EVENT_TYPES, SESSION_GAP
 from watershed.generator.ads import ad_events
-from watershed.generator.assemble import Actors, arrivals, assemble
+from watershed.generator.assemble import Actors, EventStream, arrivals, assemble
 from watershed.generator.bots import bot_events
 from watershed.generator.config import GeneratorConfig
 from watershed.generator.faults import MALFORMED_KINDS, FaultPlan, plan_faults
@@ -33,8 +34,7 @@ _WORLD, _VISITS, _REFUNDS, _ADS, _BOTS, _IDS, _FAULTS = 0, 2, 3, 4, 5, 6, 7
 
 @dataclass(frozen=True)
 class Simulation:
-    events: pa.Table  # arrival order; schema assemble.event_schema()
-    event_types: np.ndarray  # per output row: the intended type code (routes rows whose type is broken)
+    events: EventStream  # arrival order; tables of schema assemble.event_schema()
     ad_platform_rows: pa.Table  # contract AdPlatformDailyRow columns
     truth: Truth
     summary: dict[str, Any]
@@ -65,27 +65,38 @@ def simulate(config: GeneratorConfig) -> Simulation:
     ids = _rng(seed, _IDS)
     event_high, event_low = random_uuid_words(ids, size(frame))
     anonymous_high, anonymous_low = random_uuid_words(ids, humans + audience + bots)
-    # user ids: 7-digit numbers in sign-up order, from a random start
+    # user ids and order numbers count up from a random start, all with one number of digits
     user_number = np.full(humans + audience + bots, -1, dtype=np.int64)
     registered = np.flatnonzero(population.registered)
-    user_number[registered] = int(ids.integers(1_000_000, 5_000_000)) + np.arange(len(registered))
+    user_number[registered] = _number_base(ids, len(registered), digits=7) + np.arange(len(registered))
     actors = Actors(anonymous_high, anonymous_low, user_number)
-    order_base = int(ids.integers(10_000_000, 50_000_000))  # 8-digit order numbers
+    order_base = _number_base(ids, int(frame["order"].max(initial=-1)) + 1, digits=8)
 
     plan = plan_faults(_rng(seed, _FAULTS), frame, config.faults, humans)
     arrived = arrivals(plan)
-    events = assemble(frame, plan, arrived, actors, event_high, event_low, order_base, site.lines, world)
+    build = partial(assemble, frame=frame, plan=plan, actors=actors, event_high=event_high, event_low=event_low,
+                    order_base=order_base, lines=site.lines, world=world)  # fmt: skip
+    events = EventStream(arrived, frame["etype"][arrived.source_row], build)
     truth = ground_truth(frame, plan, arrived, actors, event_high, event_low, world, config)
     platform_rows = campaign_table(frame, np.ones(size(frame), dtype=bool), world, config, platform_rows=True)
-    summary = _summary(config, frame, plan, events, truth, humans, bots, bot_count)
-    return Simulation(events, frame["etype"][arrived.source_row], platform_rows, truth, summary)
+    summary = _summary(config, frame, plan, events.rows, truth, humans, bots, bot_count)
+    return Simulation(events, platform_rows, truth, summary)
+
+
+def _number_base(rng: np.random.Generator, count: int, digits: int) -> int:
+    """A random first number such that `count` consecutive numbers all have the same number of
+    digits (at least `digits`)."""
+    while 9 * 10 ** (digits - 1) < 2 * count:
+        digits += 1
+    low = 10 ** (digits - 1)
+    return low + int(rng.integers(0, 9 * low - count + 1))
 
 
 def _summary(
     config: GeneratorConfig,
     frame: dict[str, np.ndarray],
     plan: FaultPlan,
-    events: pa.Table,
+    rows: int,
     truth: Truth,
     humans: int,
     bots: int,
@@ -100,7 +111,7 @@ def _summary(
     return {
         "contract_schema_version": CURRENT_SCHEMA_VERSION,
         "parameters": config.describe(),
-        "rows": events.num_rows,
+        "rows": rows,
         "base_events": base,
         "valid_events": int(np.sum(plan.malformed < 0)),
         "events_by_type": {t: int(np.sum(frame["etype"] == code)) for code, t in enumerate(EVENT_TYPES)},

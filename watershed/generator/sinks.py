@@ -3,6 +3,7 @@ intended event type (used for routing even when a malformation removed event_typ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -11,14 +12,16 @@ import numpy as np
 import pyarrow as pa
 
 from watershed.contract import EVENT_TYPES, topic_for
+from watershed.generator.assemble import EventStream
 from watershed.generator.files import ROWS_PER_FILE, Format, write_events
 from watershed.generator.frame import SOURCE_OF_TYPE
 
+BLOCK_ROWS = 200_000  # rows built as Arrow at a time by the network sinks
 WINDOW_ROWS = 20_000  # rows converted to JSON at a time by the network sinks
 
 
 class EventSink(Protocol):
-    def send(self, events: pa.Table, event_types: np.ndarray) -> dict[str, Any]:
+    def send(self, events: EventStream) -> dict[str, Any]:
         """Deliver every row; return what happened (written into truth/summary.json)."""
         ...
 
@@ -31,9 +34,16 @@ class FileSink:
     fmt: Format = "parquet"
     rows_per_file: int = ROWS_PER_FILE
 
-    def send(self, events: pa.Table, event_types: np.ndarray) -> dict[str, Any]:
+    def send(self, events: EventStream) -> dict[str, Any]:
         paths = write_events(events, self.out, self.fmt, self.rows_per_file)
         return {"sink": "files", "format": self.fmt, "files": [str(p) for p in paths]}
+
+
+def windows(events: EventStream) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """The events in windows of WINDOW_ROWS rows (built BLOCK_ROWS at a time), for JSON sinks."""
+    for block, types in events.batches(BLOCK_ROWS):
+        for start in range(0, block.num_rows, WINDOW_ROWS):
+            yield block.slice(start, WINDOW_ROWS), types[start : start + WINDOW_ROWS]
 
 
 def topics(event_types: np.ndarray) -> list[str]:
