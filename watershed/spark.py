@@ -40,6 +40,10 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, Any]:
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         "spark.default.parallelism": str(settings.shuffle_partitions),
         "spark.sql.session.timeZone": "UTC",
+        # Python workers run the driver's interpreter (the project's venv), not whatever
+        # `python3` is first on the PATH
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
         "spark.executorEnv.PYARROW_IGNORE_TIMEZONE": "1",
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
