@@ -45,7 +45,7 @@ def produce(bootstrap: str, rate: int, seconds: float, counter: Any) -> None:
     from watershed.generator import GeneratorConfig, simulate
     from watershed.generator.wire import dumps, payloads
 
-    pool = payloads(simulate(GeneratorConfig(seed=3, days=1, events=20_000)).events, received_at=True)
+    pool = payloads(simulate(GeneratorConfig(seed=3, days=1, events=20_000)).events.table(), received_at=True)
     routes = [topic_for(p["event_type"]) for p in pool]
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "lz4", "acks": 1})
     start = time.monotonic()

@@ -22,7 +22,7 @@ WINDOW = timedelta(minutes=15)
 def traffic() -> list[dict]:
     simulation = simulate(GeneratorConfig(seed=7, days=1, events=3000))
     # as the events travel (exact decimals), so the recomputation reads what the job reads
-    return [json.loads(dumps(p), parse_float=Decimal) for p in payloads(simulation.events, received_at=True)]
+    return [json.loads(dumps(p), parse_float=Decimal) for p in payloads(simulation.events.table(), received_at=True)]
 
 
 METRIC_KEYS = (
