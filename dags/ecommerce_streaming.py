@@ -31,7 +31,7 @@ MAX_HEARTBEAT_AGE_S = 120.0
 MAX_LAG_RECORDS = 500_000
 
 
-def _failed(context):  # type: ignore[no-untyped-def]
+def _failed(context: Any) -> None:
     from watershed.alerts import task_failed
 
     task_failed(context)
@@ -80,7 +80,7 @@ def ecommerce_streaming() -> None:
         send("Watershed: the real-time job needs attention", list(report["problems"]), severity="warning")
         return True
 
-    alert(supervise())
+    alert(supervise())  # type: ignore[arg-type]  # an XComArg at parse time, the dict at run time
 
 
 ecommerce_streaming()
