@@ -4,15 +4,16 @@
 The daily batch pipeline for one data interval (one UTC day, `dt={{ ds }}`):
 
 land events (Kafka -> bronze, exactly once) -> bronze checkpoint -> sessionize (silver) -> gold
--> warehouse load -> dbt build (staging, intermediate, marts) -> marts checkpoint -> ledger check
--> publish run metrics -> notify.
+-> silver checkpoint -> warehouse load -> dbt build (staging, intermediate, marts) -> marts
+checkpoint -> ledger check -> publish run metrics -> notify.
 
 Every task owns the partition of its data interval and overwrites it, so a rerun of a date gives
 identical tables. Spark steps run through `SparkSubmitOperator` on the `spark_default` connection
 (`local[*]` locally, your cluster in production). A failing quality checkpoint stops everything
 downstream; failures and a missed deadline post to `WATERSHED_ALERT_WEBHOOK_URL`.
 
-This file only declares: the work lives in `watershed.pipeline` and `spark_jobs`.
+This file only declares: the work lives in `spark_jobs`, `quality`, `watershed.warehouse` and
+`watershed.pipeline`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from airflow.sdk import Asset, AsyncCallback, DeadlineAlert, DeadlineReference, 
 
 REPO = Path(__file__).resolve().parents[1]
 SPARK_ENTRY = str(REPO / "watershed" / "spark_submit.py")
-DBT = f"dbt build --project-dir {REPO / 'dbt'} --profiles-dir {REPO / 'dbt'}"
 
 BRONZE = Asset("watershed://lake/bronze/events")
 SILVER = Asset("watershed://lake/silver/sessions")
@@ -88,26 +88,34 @@ def spark_step(task_id: str, *args: str, outlets: list[Asset]) -> SparkSubmitOpe
 )
 def ecommerce_daily() -> None:
     land = spark_step("land_events", "land", outlets=[BRONZE])
-
-    @task
-    def bronze_checkpoint(ds: str | None = None) -> dict:
-        from watershed import pipeline
-
-        return pipeline.checkpoint("bronze", ds)
-
     sessionize = spark_step("sessionize", "sessionize", "--date", "{{ ds }}", outlets=[SILVER])
     gold = spark_step("gold", "gold", "--date", "{{ ds }}", outlets=[GOLD])
 
+    @task
+    def bronze_checkpoint(ds: str | None = None) -> dict:
+        from quality.tasks import checkpoint_task
+
+        return checkpoint_task("bronze", ds)
+
+    @task
+    def silver_checkpoint(ds: str | None = None) -> dict:
+        from quality.tasks import checkpoint_task
+
+        return checkpoint_task("silver", ds)
+
     @task(outlets=[WAREHOUSE_RAW])
     def warehouse_load(ds: str | None = None) -> dict:
-        from watershed import pipeline
+        from datetime import date
 
-        return pipeline.warehouse_load(ds)
+        from watershed.settings import load_settings
+        from watershed.warehouse.loader import load_date
+
+        return load_date(load_settings(), date.fromisoformat(ds))
 
     dbt_layers = [
         BashOperator(
             task_id=f"dbt_{layer}",
-            bash_command=f'{DBT} --select path:models/{layer} --vars \'{{"run_date": "{{{{ ds }}}}"}}\'',
+            bash_command=f"watershed warehouse build --date {{{{ ds }}}} --select {layer}",
             outlets=[MARTS] if layer == "marts" else [],
         )
         for layer in ("staging", "intermediate", "marts")
@@ -115,34 +123,33 @@ def ecommerce_daily() -> None:
 
     @task
     def marts_checkpoint(ds: str | None = None) -> dict:
-        from watershed import pipeline
+        from quality.tasks import checkpoint_task
 
-        return pipeline.checkpoint("marts", ds)
+        return checkpoint_task("marts", ds)
 
     @task
     def ledger_check(ds: str | None = None) -> dict:
-        from watershed import pipeline
+        from quality.tasks import checkpoint_task
 
-        return pipeline.ledger_check(ds)
-
-    @task
-    def publish_run_metrics(bronze: dict, marts: dict, ledger: dict, ds: str | None = None) -> str:
-        from watershed import pipeline
-
-        return pipeline.publish_metrics(ds, [bronze, marts, ledger])
+        return checkpoint_task("ledger", ds)
 
     @task
-    def notify(metrics_path: str, ds: str | None = None) -> None:
-        from watershed import pipeline
+    def publish_run_metrics(outcomes: list[dict], ds: str | None = None) -> str:
+        from watershed.pipeline import publish_metrics
 
-        pipeline.notify(ds, metrics_path)
+        return publish_metrics(ds, outcomes)
 
-    bronze = bronze_checkpoint()
-    loaded = warehouse_load()
-    marts = marts_checkpoint()
-    ledger = ledger_check()
-    chain(land, bronze, sessionize, gold, loaded, *dbt_layers, marts, ledger)
-    notify(publish_run_metrics(bronze, marts, ledger))
+    @task
+    def notify(outcomes: list[dict], metrics_path: str, ds: str | None = None) -> None:
+        from watershed.pipeline import notify as send_summary
+
+        send_summary(ds, outcomes, metrics_path)
+
+    bronze, silver = bronze_checkpoint(), silver_checkpoint()
+    loaded, marts, ledger = warehouse_load(), marts_checkpoint(), ledger_check()
+    chain(land, bronze, sessionize, gold, silver, loaded, *dbt_layers, marts, ledger)
+    outcomes = [bronze, silver, marts, ledger]
+    notify(outcomes, publish_run_metrics(outcomes))
 
 
 ecommerce_daily()
