@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -34,6 +35,11 @@ LINEAGE = ["kafka_topic", "kafka_partition", "kafka_offset"]
 # An event reaching Kafka on D is in bronze partitions D-8 (occurred up to 7 days before, in UTC
 # hours) to D+1 (up to 10 minutes of clock skew); unbelievable times are placed by arrival.
 ARRIVAL_PARTITION_DAYS = (-8, 1)
+
+
+_QUIET = logging.getLogger("quality.ledger_io.librdkafka")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
 
 
 def _rows(stage: str, day: date, by_hour: pd.Series, reason: str | None = None) -> list[dict[str, Any]]:
@@ -58,19 +64,31 @@ def kafka_offsets(settings: Settings, day: date, topics: tuple[str, ...] = TOPIC
             "group.id": "watershed-quality-ledger",
             "enable.auto.commit": False,
             "socket.timeout.ms": 10_000,
+            # librdkafka logs every failed connection attempt; an unreachable broker is
+            # reported once, as the stage's note
+            "logger": _QUIET,
         }
     )
     try:
         metadata = consumer.list_topics(timeout=10)
-        result: dict[tuple[str, int], list[int]] = {}
-        for topic in topics:
-            if topic not in metadata.topics:
-                continue
-            for partition in sorted(metadata.topics[topic].partitions):
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                asked = [TopicPartition(topic, partition, ts) for ts in _boundaries(day)]
-                found = consumer.offsets_for_times(asked, timeout=10)
-                result[(topic, partition)] = [tp.offset if tp.offset >= 0 else high for tp in found]
+        partitions = [
+            (topic, partition)
+            for topic in topics
+            if topic in metadata.topics
+            for partition in sorted(metadata.topics[topic].partitions)
+        ]
+        if not partitions:
+            return {}
+        high = {(t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1] for t, p in partitions}
+        result: dict[tuple[str, int], list[int]] = {key: [] for key in partitions}
+        # one request per boundary: a request naming a partition twice is answered once
+        for boundary in _boundaries(day):
+            found = consumer.offsets_for_times([TopicPartition(t, p, boundary) for t, p in partitions], timeout=10)
+            for tp in found:
+                if tp.error is not None:
+                    raise RuntimeError(f"offsets_for_times {tp.topic}[{tp.partition}]: {tp.error}")
+                key = (tp.topic, tp.partition)
+                result[key].append(tp.offset if tp.offset >= 0 else high[key])
         return result
     finally:
         consumer.close()

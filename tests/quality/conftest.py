@@ -56,15 +56,16 @@ def generated(**rates: float) -> Generated:
     config = GeneratorConfig(seed=SEED, start_date=START, days=DAYS, events=EVENTS, faults=FaultRates(**rates))
     sim = simulate(config)
     truth = sim.truth
+    table = sim.events.table()
     return Generated(
-        events=sim.events.to_pandas(),
-        intended_types=np.asarray(sim.event_types),
+        events=table.to_pandas(),
+        intended_types=np.asarray(sim.events.event_types),
         faults=truth.faults.to_pandas(),
         sessions=truth.sessions.to_pandas(),
         funnel_daily=truth.funnel_daily.to_pandas(),
         campaign_totals=truth.campaign_totals.to_pandas(),
         ad_rows=sim.ad_platform_rows.to_pandas(),
-        table=sim.events,
+        table=table,
     )
 
 

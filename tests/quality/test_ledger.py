@@ -226,3 +226,44 @@ def test_collect_on_an_empty_lake_notes_what_is_missing(platform) -> None:  # ty
     counts, notes = collect(platform, date(2025, 1, 6), kafka=False)
     assert "bronze: no partition dt=2025-01-06" in notes and "silver: no partition dt=2025-01-06" in notes
     assert reconcile(counts).reconciles  # nothing in, nothing out
+
+
+def test_kafka_offsets_on_the_real_broker_bucket_records_by_hour(stack_settings) -> None:  # type: ignore[no-untyped-def]
+    """Records with known timestamps in a topic of the test's own: the ledger's Kafka stage
+    counts them per hour, and a record landing lost shows at bronze_landed in its hour."""
+    import uuid
+
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from quality.ledger_io import kafka_offsets
+
+    topic = f"quality-ledger-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": stack_settings.kafka_bootstrap})
+    # timestamps of a past day: keep them whatever the broker's clock says
+    admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1, config={"retention.ms": "-1"})])[
+        topic
+    ].result(timeout=30)
+    start = int(pd.Timestamp(DAY, tz="UTC").timestamp() * 1000)
+    sent = {-1: 2, 0: 3, 5: 4, 23: 5, 24: 1}  # hour of DAY (-1: the day before, 24: the day after) -> records
+    producer = Producer({"bootstrap.servers": stack_settings.kafka_bootstrap, "acks": "all"})
+    for hour, n in sent.items():
+        for i in range(n):
+            producer.produce(topic, value=b"{}", partition=i % 2, timestamp=start + hour * 3_600_000 + i * 1000)
+    assert producer.flush(30) == 0
+
+    offsets = kafka_offsets(stack_settings, DAY, topics=(topic,))
+    assert sorted(offsets) == [(topic, 0), (topic, 1)]
+    landed = pd.DataFrame(
+        [(topic, p, o) for (_, p), bounds in offsets.items() for o in range(bounds[0] - 1, bounds[-1] + 1)],
+        columns=["kafka_topic", "kafka_partition", "kafka_offset"],
+    )
+    landed = landed[landed["kafka_offset"] >= 0]
+    counts = pd.DataFrame(arrival_counts(offsets, landed, DAY))
+    kafka = counts[(counts["stage"] == "kafka") & (counts["count"] > 0)].set_index("hour")["count"].to_dict()
+    assert kafka == {0: 3, 5: 4, 23: 5}
+    assert reconcile(counts).reconciles
+
+    lost = landed.index[(landed["kafka_partition"] == 0) & (landed["kafka_offset"] == offsets[(topic, 0)][5])]
+    row = reconcile(pd.DataFrame(arrival_counts(offsets, landed.drop(index=lost), DAY))).reconciliation
+    assert row.query("unexplained != 0")[["step", "hour", "unexplained"]].values.tolist() == [["bronze_landed", 5, 1]]
