@@ -1,7 +1,8 @@
 """The quality score and expectation counts for Prometheus.
 
 Two ways, both optional to consume: a file per checkpoint in the textfile-collector folder
-(``<quality dir>/metrics/watershed_quality_<checkpoint>.prom``, written atomically, so
+(``<state dir>/metrics/watershed_quality_<checkpoint>.prom``, next to the pipeline's
+``watershed_pipeline.prom``; written atomically, so
 node_exporter's ``--collector.textfile.directory`` or any scraper of the folder never reads half a
 file), and, when ``WATERSHED_QUALITY_PUSHGATEWAY_URL`` is set, a push of the same metrics to the
 Pushgateway (job ``watershed_quality``, grouped by checkpoint).

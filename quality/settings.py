@@ -34,7 +34,8 @@ class QualitySettings(BaseSettings):
     webhook_timeout_seconds: float = Field(10.0, gt=0)
 
     # Prometheus: a textfile-collector folder (node_exporter --collector.textfile.directory);
-    # default <dir>/metrics. A Pushgateway URL as well, if you run one.
+    # default <WATERSHED_STATE_DIR>/metrics, beside the pipeline's own run metrics. A Pushgateway
+    # URL as well, if you run one.
     textfile_dir: Path | None = None
     pushgateway_url: str | None = None
 
@@ -64,7 +65,7 @@ class QualitySettings(BaseSettings):
         return (self.dir or settings.state_dir / "quality").resolve()
 
     def metrics_dir(self, settings: Settings) -> Path:
-        return (self.textfile_dir or self.quality_dir(settings) / "metrics").resolve()
+        return (self.textfile_dir or settings.state_dir / "metrics").resolve()
 
 
 def load_quality_settings(**overrides: object) -> QualitySettings:

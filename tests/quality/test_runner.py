@@ -116,7 +116,7 @@ def test_failing_day_exits_1_names_the_expectations_records_and_alerts(
     assert list(docs.parent.glob(f"validations/bronze/events/bronze-{DAY}/*/*.html"))
 
     # Prometheus textfile
-    prom = (quality_root / "cli" / "metrics" / "watershed_quality_bronze.prom").read_text()
+    prom = (env.parent / "state" / "metrics" / "watershed_quality_bronze.prom").read_text()
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(prom)
