@@ -66,8 +66,10 @@ demo: setup ## Run the platform's main job on the local default and print what h
 test: setup ## Run the test suite (starts its own stack on separate ports)
 	$(BIN)/pytest
 
-bench: setup ## Run the benchmarks; figures go to BENCHMARKS.md
-	@for b in bench/[a-z]*.py; do echo "==> $$b"; $(BIN)/python $$b; done
+BENCHES := bench.generate bench.collector.kafka_clients bench.collector.load bench.sessionize bench.warehouse bench.streaming
+
+bench: setup ## Run the benchmarks one at a time (they need the machine to themselves); figures go to BENCHMARKS.md
+	@for b in $(BENCHES); do echo "==> python -m $$b"; $(BIN)/python -m $$b; done
 
 lint: setup ## ruff and mypy
 	$(BIN)/ruff check .

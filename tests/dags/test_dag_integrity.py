@@ -35,6 +35,7 @@ EXPECTED_GRAPHS: dict[str, dict[str, set[str]]] = {
         "publish_run_metrics": {"notify"},
         "notify": set(),
     },
+    "ecommerce_streaming": {"supervise": {"alert"}, "alert": set()},
 }
 
 
