@@ -52,6 +52,7 @@ class ExpectationOutcome:
     unexpected_percent: float | None = None
     samples: list[Any] = field(default_factory=list)
     observed_value: Any = None
+    expected: dict[str, Any] = field(default_factory=dict)  # the bounds, as evaluated
     error: str | None = None
 
     @property
@@ -68,7 +69,11 @@ class ExpectationOutcome:
                 of = f" of {self.element_count} ({100 * self.unexpected_count / self.element_count:.2f}%)"
             sample = f", e.g. {', '.join(_short(v) for v in self.samples)}" if self.samples else ""
             return f"{self.qualified_name}: {self.unexpected_count}{of} rows unexpected{sample} [{self.description}]"
-        return f"{self.qualified_name}: observed {_short(self.observed_value)} [{self.description}]"
+        bounds = ""
+        if self.expected:
+            low, high = self.expected.get("min_value"), self.expected.get("max_value")
+            bounds = f", expected within [{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        return f"{self.qualified_name}: observed {_short(self.observed_value)}{bounds} [{self.description}]"
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -288,6 +293,9 @@ def _outcome(suite_name: str, name: str, check: Check | None, item: Any, samples
         unexpected_percent=None if percent is None else float(percent),
         samples=_jsonable(list(result.get("partial_unexpected_list") or [])[:samples]),
         observed_value=_jsonable(result.get("observed_value")),
+        expected=_jsonable(
+            {k: v for k, v in (item.expectation_config.kwargs or {}).items() if k in ("min_value", "max_value")}
+        ),
         error=error,
     )
 

@@ -103,4 +103,4 @@ def volume_band(previous: float | None, band: float) -> dict[str, float | None]:
     bound when there is no previous day to compare with."""
     if previous is None or previous <= 0:
         return {"volume_min": 0, "volume_max": None}
-    return {"volume_min": previous * (1 - band), "volume_max": previous * (1 + band)}
+    return {"volume_min": max(0.0, previous * (1 - band)), "volume_max": previous * (1 + band)}

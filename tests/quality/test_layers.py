@@ -133,6 +133,8 @@ def test_marts_pass_on_truth_tables_and_fail_on_rates_keys_and_volume(platform, 
     volume = outcome.failure("marts.funnel_daily/volume_day_over_day")
     previous = int(data.funnel_daily.loc[data.funnel_daily["date"] == START, "sessions"].sum())
     assert volume.observed_value == 5 * int(data.funnel_daily.loc[second, "sessions"].sum()) > 2.5 * previous
+    assert volume.expected == {"min_value": 0.0, "max_value": previous * 2.5}
+    assert f"expected within [0.0, {previous * 2.5}]" in volume.explain()
     assert f"previous day's volume: {previous}" in " ".join(outcome.notes)
 
 
