@@ -66,14 +66,15 @@ def env(tmp_path: Path, quality_root: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def land(lake: Path, **rates: float):  # type: ignore[no-untyped-def]
-    """Generated events as bronze partitions (every day); the truth of DAY's partition."""
+    """Generated events as bronze partitions (every day); the truth's faults in DAY's
+    partition and its row count."""
     shutil.rmtree(lake, ignore_errors=True)
     data = generated(**rates)
     bronze = with_lineage(data, as_bronze(data.events))
     write_partitions(bronze.assign(_topic=bronze["kafka_topic"]), lake / "bronze", ["_topic", "dt", "hour"])
     on_day = partition_time(bronze).dt.date == DAY
     faults = data.faults[data.faults["position"].isin(bronze.index[on_day])]
-    return data, faults
+    return faults, int(on_day.sum())
 
 
 def test_clean_day_passes_with_exit_code_0(env: Path, quality_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -87,7 +88,7 @@ def test_clean_day_passes_with_exit_code_0(env: Path, quality_root: Path, capsys
 def test_failing_day_exits_1_names_the_expectations_records_and_alerts(
     env: Path, quality_root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, faults = land(env, pii=0.03)
+    faults, _ = land(env, pii=0.03)
     fields = Counter(
         f for r in faults.loc[faults["kind"] == "pii", "reason"] for f in r.removeprefix("raw ").split(",")
     )
@@ -160,3 +161,35 @@ def test_the_airflow_task_fails_without_retry_and_blocks_downstream(env: Path) -
 def test_unknown_checkpoint_is_a_usage_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["quality", "run", "gold", "--date", DAY.isoformat()]) == 2
     assert "'gold' is not one of" in capsys.readouterr().err
+
+
+def test_bronze_checkpoint_reads_an_s3_lake(stack_settings, tmp_path: Path, quality_root: Path) -> None:  # type: ignore[no-untyped-def]
+    """The same partitions on the stack's S3 server (MinIO), read through pyarrow's S3
+    filesystem, give the same failures as on disk."""
+    import uuid
+
+    from quality.runner import run_checkpoint
+    from quality.settings import QualitySettings
+    from watershed import lake
+
+    prefix = f"quality-{uuid.uuid4().hex[:8]}"
+    s3 = stack_settings.model_copy(update={"lake_uri": f"s3a://{stack_settings.s3_bucket}/{prefix}"})
+    faults, rows = land(tmp_path / "lake", pii=0.03)
+    client = lake.s3_client(stack_settings)
+    for path in (tmp_path / "lake").rglob("*.parquet"):
+        key = f"{prefix}/{path.relative_to(tmp_path / 'lake')}"
+        client.upload_file(str(path), stack_settings.s3_bucket, key)
+
+    outcome = run_checkpoint(
+        "bronze",
+        DAY,
+        settings=s3,
+        quality_settings=QualitySettings(dir=quality_root / "s3"),
+        alert=False,
+        data_docs=False,
+    )
+    fields = Counter(
+        f for r in faults.loc[faults["kind"] == "pii", "reason"] for f in r.removeprefix("raw ").split(",")
+    )
+    assert {f.name: f.unexpected_count for f in outcome.failures} == {f"no_raw_pii:{f}": n for f, n in fields.items()}
+    assert outcome.details["rows"] == {"bronze.events": rows}
