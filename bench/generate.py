@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shlex
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -65,7 +67,8 @@ def main() -> None:
         ]
     )
     print(body)
-    record("generate", "Traffic generator: events to Parquet", body)
+    command = " ".join(["python -m bench.generate", *map(shlex.quote, sys.argv[1:])])
+    record("generate", "Traffic generator: events to Parquet", body, command=command)
 
 
 def _cpu_seconds() -> float:
