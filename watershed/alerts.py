@@ -54,6 +54,15 @@ def task_failed(context: dict[str, Any]) -> None:
     )
 
 
+def run_failed(context: dict[str, Any]) -> None:
+    """Airflow DAG-level `on_failure_callback`: the run failed or overran its `dagrun_timeout`."""
+    dag_run = context.get("dag_run")
+    send(
+        f"Watershed: run {getattr(dag_run, 'run_id', '?')} of {getattr(dag_run, 'dag_id', '?')} failed",
+        [f"data interval start: {context.get('data_interval_start')}", f"reason: {context.get('reason', 'failed')}"],
+    )
+
+
 async def deadline_missed(dag_id: str, **kwargs: Any) -> None:
     """Airflow DeadlineAlert callback (run by the triggerer): the run is late."""
     send(

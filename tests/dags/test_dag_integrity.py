@@ -89,6 +89,13 @@ def test_task_graph(dagbag, dag_id: str) -> None:  # type: ignore[no-untyped-def
     assert {t.task_id: set(t.downstream_task_ids) for t in dag.tasks} == EXPECTED_GRAPHS[dag_id]
 
 
+def test_daily_run_has_a_deadline_that_alerts(dagbag) -> None:  # type: ignore[no-untyped-def]
+    dag = dagbag.dags["ecommerce_daily"]
+    assert dag.dagrun_timeout == timedelta(hours=2)
+    assert dag.on_failure_callback is not None
+    assert dag.max_active_runs == 1
+
+
 def test_daily_spark_steps_use_the_spark_connection(dagbag) -> None:  # type: ignore[no-untyped-def]
     dag = dagbag.dags["ecommerce_daily"]
     spark_tasks = {t.task_id: t for t in dag.tasks if t.task_type == "SparkSubmitOperator"}
