@@ -140,7 +140,7 @@ class Kafka(Service):
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
             result = subprocess.run(
                 [self.java, "-cp", f"{self.jars}/*", "kafka.tools.StorageTool", "format",
-                 "-t", cluster_id, "-c", str(self.properties)],
+                 f"--cluster-id={cluster_id}", "-c", str(self.properties)],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if result.returncode != 0:
