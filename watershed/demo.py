@@ -1,20 +1,34 @@
 """`watershed demo`: the platform's main job on the local default, narrated.
 
-At this stage it proves the spine of the platform end to end: events are produced with
-acks=all to the local Kafka broker, keyed by user so one user's events stay ordered, and consumed
-back from the offsets the broker acknowledged. Later stages extend it to the whole pipeline.
+1. the local stack (Kafka, MinIO) comes up;
+2. the collector serves on loopback and one simulated day of shop traffic is posted to it;
+3. the `ecommerce_daily` DAG runs for that day (`airflow dags test`: land, checkpoints, Spark
+   jobs, warehouse load, dbt, ledger, metrics);
+4. a summary: events accepted and rejected by reason, sessions, revenue, conversion rate, quality
+   results, and where the lake, the warehouse and the Data Docs are.
+
+`watershed demo --kafka-only` keeps the first, smallest proof: events through Kafka and back.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import click
 
-from watershed.settings import load_settings
+from watershed.errors import WatershedError
+from watershed.settings import REPO_ROOT, Settings, load_settings
+
+BIN = Path(sys.executable).parent
 
 # (topic, event_type) of a small, plausible visit: browse, cart, buy, and the ad that brought it
 _VISIT = [
@@ -50,15 +64,11 @@ def sample_events(users: int, start: datetime) -> list[tuple[str, dict]]:
     return events
 
 
-@click.command()
-@click.option("--users", default=3, show_default=True, help="Simulated visitors (8 events each).")
-def demo(users: int) -> None:
-    """Produce a few events through Kafka, consume them back and print what happened."""
+def kafka_round_trip(settings: Settings, users: int) -> bool:
+    """Produce a few events with acks=all, consume them back from the acknowledged offsets."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-    settings = load_settings()
-    start = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-    events = sample_events(users, start)
+    events = sample_events(users, datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
     click.echo(f"Kafka at {settings.kafka_bootstrap}; producing {len(events)} events with acks=all ...")
     producer = KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -95,12 +105,146 @@ def demo(users: int) -> None:
     for topic in sorted(produced_by):
         partitions = sorted({m.partition for m in acked if m.topic == topic})
         click.echo(f"{topic:<18}{produced_by[topic]:>10}{consumed_by[topic]:>10}  {partitions}")
-    revenue = sum(r.value.get("revenue", 0) for r in received if r.value["event_type"] == "purchase")
     same = sorted(json.dumps(r.value, sort_keys=True) for r in received) == sorted(
         json.dumps(e, sort_keys=True) for _, e in events
     )
     click.echo(f"\nconsumed back {len(received)}/{len(events)} events, identical to what was sent: {same}")
-    click.echo(f"purchases: {users}, revenue: {revenue:.2f} USD")
-    click.echo(f"lake: {settings.lake}   warehouse: {settings.duckdb_file}   logs: {settings.state_dir / 'logs'}")
-    if not same:
-        raise SystemExit(1)
+    return same
+
+
+def _run(argv: list[str], env: dict[str, str], log: Path, what: str) -> None:
+    click.echo(f"==> {what}")
+    with open(log, "ab") as out:
+        result = subprocess.run(argv, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        raise WatershedError(f"{what} failed (exit {result.returncode}); see {log}")
+
+
+def _metrics(url: str) -> dict[str, dict[str, float]]:
+    """Collector counters by label value, from its Prometheus text."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found: dict[str, dict[str, float]] = {"accepted": {}, "rejected": {}}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=5).text):
+        for sample in family.samples:
+            if sample.name == "watershed_collector_events_accepted_total":
+                found["accepted"][sample.labels["topic"]] = sample.value
+            elif sample.name == "watershed_collector_events_rejected_total" and sample.value:
+                found["rejected"][sample.labels["reason"]] = sample.value
+    return found
+
+
+def _marts(settings: Settings, day: date) -> dict[str, Any]:
+    import duckdb
+
+    con = duckdb.connect(str(settings.duckdb_file), read_only=True)
+    try:
+        schema = {
+            t: s for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        }
+        one = lambda sql: con.execute(sql, [day]).fetchone()  # noqa: E731
+        # schema names come from the warehouse's own catalog; the day is a bound parameter
+        sessions = one(f'select count(*) from "{schema["fct_sessions"]}".fct_sessions where session_date = ?')  # noqa: S608
+        revenue_table = f'"{schema["daily_revenue"]}".daily_revenue'
+        revenue = one(f"select sum(revenue), sum(orders) from {revenue_table} where revenue_date = ?")  # noqa: S608
+    finally:
+        con.close()
+    return {"sessions": sessions[0], "revenue": revenue[0] or 0, "orders": revenue[1] or 0}
+
+
+def full_demo(settings: Settings, day: date, events: int) -> None:
+    from watershed.stack import Stack
+    from watershed.stack.process import free_port, spawn, terminate
+
+    demo_dir = settings.state_dir / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    log = demo_dir / "demo.log"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    started = time.monotonic()
+
+    Stack(settings).up(echo=click.echo)
+
+    port = free_port(8000)
+    url = f"http://127.0.0.1:{port}"
+    click.echo(f"==> collector at {url}")
+    collector = spawn(
+        [str(BIN / "watershed"), "collector", "serve", "--port", str(port)], log=demo_dir / "collector.log", env=env
+    )
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise WatershedError(f"the collector did not become ready; see {demo_dir / 'collector.log'}")
+            time.sleep(0.5)
+        _run(
+            [str(BIN / "watershed"), "generate", "--out", str(demo_dir / "generated"), "--days", "1",
+             "--start-date", day.isoformat(), "--events", str(events), "--seed", "1", "--sink", "http",
+             "--collector-url", url, "--no-progress", "--duplicate-rate", "0.01", "--malformed-rate", "0.005"],
+            env, log, f"one simulated day ({day}, about {events:,} events) posted to the collector",
+        )  # fmt: skip
+        counters = _metrics(url)
+    finally:
+        terminate(collector)
+
+    airflow_env = {
+        **env,
+        "AIRFLOW_HOME": str(settings.state_dir / "airflow-demo"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": settings.spark_master_url}),
+    }
+    _run([str(BIN / "airflow"), "db", "migrate"], airflow_env, log, "Airflow metadata database")
+    _run(
+        [str(BIN / "airflow"), "dags", "test", "ecommerce_daily", day.isoformat()],
+        airflow_env, log, f"the ecommerce_daily DAG for {day} (land, check, sessionize, load, dbt, check)",
+    )  # fmt: skip
+
+    marts = _marts(settings, day)
+    quality_dir = settings.state_dir / "quality"
+    results = {}
+    for checkpoint in ("bronze", "silver", "marts", "ledger"):
+        path = quality_dir / "results" / checkpoint / f"dt={day}.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+            results[checkpoint] = f"{'passed' if data.get('success') else 'FAILED'} (score {data.get('score', 0):.3f})"
+    accepted = int(sum(counters["accepted"].values()))
+    rejected = int(sum(counters["rejected"].values()))
+    click.echo(f"\nWatershed demo for {day}, {time.monotonic() - started:.0f} s")
+    by_topic = ", ".join(f"{t} {int(n):,}" for t, n in sorted(counters["accepted"].items()))
+    click.echo(f"  collector: {accepted:,} events accepted ({by_topic})")
+    click.echo(
+        f"             {rejected:,} rejected"
+        + (": " + ", ".join(f"{r} {int(n)}" for r, n in sorted(counters["rejected"].items())) if rejected else "")
+    )
+    click.echo(
+        f"  sessions: {marts['sessions']:,}   orders: {marts['orders']:,}   revenue: {marts['revenue']:,.2f} USD"
+    )
+    if marts["sessions"]:
+        click.echo(f"  conversion rate (orders / sessions): {marts['orders'] / marts['sessions']:.2%}")
+    for checkpoint, verdict in results.items():
+        click.echo(f"  quality {checkpoint}: {verdict}")
+    click.echo(f"  lake: {settings.lake}\n  warehouse: {settings.duckdb_file}")
+    click.echo(f"  Data Docs: {quality_dir}\n  logs: {log}, {settings.state_dir / 'logs'}")  # fmt: skip
+
+
+@click.command()
+@click.option("--date", "day", default="2026-11-20", show_default=True, help="The simulated day (UTC).")
+@click.option("--events", default=20_000, show_default=True, help="About this many events for the day.")
+@click.option("--kafka-only", is_flag=True, help="Only produce a few events through Kafka and read them back.")
+@click.option("--users", default=3, show_default=True, help="With --kafka-only: simulated visitors (8 events each).")
+def demo(day: str, events: int, kafka_only: bool, users: int) -> None:
+    """Run the platform's main job on the local default and print what happened."""
+    settings = load_settings()
+    if kafka_only:
+        if not kafka_round_trip(settings, users):
+            raise SystemExit(1)
+        return
+    full_demo(settings, date.fromisoformat(day), events)
