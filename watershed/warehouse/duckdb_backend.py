@@ -56,6 +56,8 @@ def connect(db_file: Path) -> Any:
             "(another process, e.g. dbt, may be using it; retry when it is done)"
         ) from None
     con.execute("SET TimeZone = 'UTC'")
+    # raw rows have no meaningful order: let DuckDB insert in parallel with less memory
+    con.execute("SET preserve_insertion_order = false")
     return con
 
 
