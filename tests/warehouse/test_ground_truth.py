@@ -30,13 +30,11 @@ def kafka_records(spark: Any, simulation: Any) -> Any:
     from watershed.generator.sinks import topics
     from watershed.generator.wire import dumps, payloads
 
-    events = simulation.events
+    events, event_types = simulation.events.table(), simulation.events.event_types
     offsets: dict[str, int] = defaultdict(int)
     received = events["received_at"].to_pylist()
     rows = []
-    for payload, topic, at in zip(
-        payloads(events, received_at=True), topics(simulation.event_types), received, strict=True
-    ):
+    for payload, topic, at in zip(payloads(events, received_at=True), topics(event_types), received, strict=True):
         key = payload.get("user_id") or payload.get("anonymous_id")
         rows.append((None if key is None else str(key).encode(), dumps(payload), topic, 0, offsets[topic], at))
         offsets[topic] += 1

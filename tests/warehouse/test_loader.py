@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -83,8 +83,11 @@ def test_timestamps_are_stored_in_utc(warehouse_factory, lakedata):
     lakedata.write_day(wh.lake, lakedata.D1)
     folder = wh.lake / "silver" / "sessions" / "dt=2025-01-06"
     table = pq.read_table(folder / "part-00000.parquet")
-    berlin = timezone(timedelta(hours=1))
-    column = pa.array([datetime(2025, 1, 6, 11, 0, tzinfo=berlin)] * table.num_rows, pa.timestamp("us", tz="+01:00"))
+    # 10:00 UTC, written as 11:00 in a +01:00 zone (built from epoch microseconds: pyarrow ignores the
+    # zone of Python datetimes when PYARROW_IGNORE_TIMEZONE is set, as Spark's session does)
+    ten_utc = (datetime(2025, 1, 6, 10, 0) - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+    column = pa.array([ten_utc] * table.num_rows, pa.int64()).cast(pa.timestamp("us", tz="+01:00"))
+    assert column[0].as_py().hour == 11
     pq.write_table(table.set_column(table.schema.get_field_index("session_start"), "session_start", column),
                    folder / "part-00000.parquet")  # fmt: skip
 
