@@ -4,6 +4,7 @@ ground truth next to them (always as files, whatever the sink)."""
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,13 @@ def generate(
     simulation = simulate(config)
     for name in (EVENTS_DIR, AD_PLATFORM_DIR, TRUTH_DIR):
         shutil.rmtree(out / name, ignore_errors=True)
-    delivery = sink.send(simulation.events)
-    files = {
-        "ad_platform": [str(p) for p in write_ad_platform(simulation.ad_platform_rows, out, fmt)],
-        "truth": [str(p) for p in write_truth(simulation.truth, out)],
-    }
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the truth is computed while events are delivered
+        truth_files = pool.submit(lambda: write_truth(simulation.truth, out))
+        delivery = sink.send(simulation.events)
+        files = {
+            "ad_platform": [str(p) for p in write_ad_platform(simulation.ad_platform_rows, out, fmt)],
+            "truth": [str(p) for p in truth_files.result()],
+        }
     summary = {**simulation.summary, "delivery": delivery, "files": files}
     write_summary(summary, out)
     return summary

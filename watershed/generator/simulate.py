@@ -7,8 +7,8 @@ number, so a seed reproduces the same data whatever else changes in the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Callable
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -32,12 +32,24 @@ from watershed.generator.world import build_world
 _WORLD, _VISITS, _REFUNDS, _ADS, _BOTS, _IDS, _FAULTS = 0, 2, 3, 4, 5, 6, 7
 
 
-@dataclass(frozen=True)
 class Simulation:
-    events: EventStream  # arrival order; tables of schema assemble.event_schema()
-    ad_platform_rows: pa.Table  # contract AdPlatformDailyRow columns
-    truth: Truth
-    summary: dict[str, Any]
+    """One run's results. The ground truth is computed on first use, so that a caller can
+    compute it on one thread while the events are built and delivered on others."""
+
+    def __init__(self, events: EventStream, ad_platform_rows: pa.Table, truth: Callable[[], Truth],
+                 summary: Callable[[Truth], dict[str, Any]]) -> None:  # fmt: skip
+        self.events = events  # arrival order; tables of schema assemble.event_schema()
+        self.ad_platform_rows = ad_platform_rows  # contract AdPlatformDailyRow columns
+        self._truth = truth
+        self._summary = summary
+
+    @cached_property
+    def truth(self) -> Truth:
+        return self._truth()
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        return self._summary(self.truth)
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
@@ -77,10 +89,15 @@ def simulate(config: GeneratorConfig) -> Simulation:
     build = partial(assemble, frame=frame, plan=plan, actors=actors, event_high=event_high, event_low=event_low,
                     order_base=order_base, lines=site.lines, world=world)  # fmt: skip
     events = EventStream(arrived, frame["etype"][arrived.source_row], build)
-    truth = ground_truth(frame, plan, arrived, actors, event_high, event_low, world, config)
     platform_rows = campaign_table(frame, np.ones(size(frame), dtype=bool), world, config, platform_rows=True)
-    summary = _summary(config, frame, plan, events.rows, truth, humans, bots, bot_count)
-    return Simulation(events, platform_rows, truth, summary)
+    return Simulation(
+        events,
+        platform_rows,
+        truth=partial(ground_truth, frame, plan, arrived, actors, event_high, event_low, world, config),
+        summary=partial(
+            _summary, config, frame, plan, events.rows, humans=humans, bots=bots, bot_events_count=bot_count
+        ),
+    )
 
 
 def _number_base(rng: np.random.Generator, count: int, digits: int) -> int:
@@ -98,6 +115,7 @@ def _summary(
     plan: FaultPlan,
     rows: int,
     truth: Truth,
+    *,
     humans: int,
     bots: int,
     bot_events_count: int,
