@@ -80,7 +80,13 @@ def land(
 
 @click.command()
 @click.option("--date", "day", type=_DATE, required=True, help="The day (UTC) whose partitions are rebuilt.")
-@click.option("--gap-minutes", type=float, default=30, show_default=True, help="Inactivity that ends a session.")
+@click.option(
+    "--gap-minutes",
+    type=click.FloatRange(0, 24 * 60, min_open=True, max_open=True),
+    default=30,
+    show_default=True,
+    help="Inactivity that ends a session.",
+)
 def sessionize(day: datetime, gap_minutes: float) -> None:
     """Validate, deduplicate and sessionize bronze into silver for one day."""
     from spark_jobs.jobs.sessionize import run_sessionize

@@ -37,3 +37,8 @@ class SessionRules:
 
     gap: timedelta = SESSION_GAP  # a gap strictly greater than this starts a new session
     event_types: tuple[str, ...] = SESSION_EVENT_TYPES
+
+    def __post_init__(self) -> None:
+        # the batch job reads the previous day's tail and the next day: a gap must fit in a day
+        if not timedelta(0) < self.gap < timedelta(days=1):
+            raise ValueError(f"the session gap must be more than 0 and less than a day (got {self.gap})")

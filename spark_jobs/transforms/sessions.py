@@ -39,24 +39,29 @@ def session_id(key: Column, first_event_id: Column) -> Column:
 def sessionize(events: DataFrame, rules: SessionRules) -> DataFrame:
     """Events plus is_bot, user_key, session_id and session_start (the last two null for
     non-session event types)."""
-    keyed = events.withColumns({"is_bot": is_bot(), "user_key": user_key()})
+    keyed = events.withColumn("user_key", user_key())
     in_session = F.col("event_type").isin(list(rules.event_types))
     visits = keyed.where(in_session)
     order = Window.partitionBy("user_key").orderBy("occurred_at", "event_id")
     running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     previous = F.lag("occurred_at").over(order)
     starts = previous.isNull() | (micros("occurred_at") - micros(previous) > F.lit(span(rules.gap)))
-    visits = visits.withColumn("_starts", starts)
-    visits = visits.withColumn(
-        "_first_event_id", F.last(F.when(F.col("_starts"), F.col("event_id")), ignorenulls=True).over(running)
-    ).withColumn(
-        "session_start", F.last(F.when(F.col("_starts"), F.col("occurred_at")), ignorenulls=True).over(running)
+    # The bot rule is a regular expression, costly per row; a user's agent rarely changes, so it is
+    # evaluated where the agent differs from the previous event's and the verdict carried forward.
+    changed = ~F.lag("user_agent").over(order).eqNullSafe(F.col("user_agent"))
+    visits = visits.withColumns({"_starts": starts, "_verdict": F.when(changed, is_bot())})
+    visits = visits.withColumns(
+        {
+            "is_bot": F.coalesce(F.last("_verdict", ignorenulls=True).over(running), F.lit(False)),
+            "_first_event_id": F.last(F.when(F.col("_starts"), F.col("event_id")), ignorenulls=True).over(running),
+            "session_start": F.last(F.when(F.col("_starts"), F.col("occurred_at")), ignorenulls=True).over(running),
+        }
     )
     visits = visits.withColumn("session_id", session_id(F.col("user_key"), F.col("_first_event_id"))).drop(
-        "_starts", "_first_event_id"
+        "_starts", "_verdict", "_first_event_id"
     )
     others = keyed.where(~in_session).withColumns(
-        {"session_id": F.lit(None).cast("string"), "session_start": F.lit(None).cast("timestamp")}
+        {"is_bot": is_bot(), "session_id": F.lit(None).cast("string"), "session_start": F.lit(None).cast("timestamp")}
     )
     return visits.unionByName(others)
 
@@ -80,7 +85,7 @@ def _count(event_type: str) -> Column:
 
 
 def sessions(sessionized: DataFrame) -> DataFrame:
-    """One row per session of the sessionized events given (sessionless events are ignored).
+    """One row per session of the events `sessionize` returned (sessionless events are ignored).
 
     event_count counts the session's events; unique_pages the distinct page_url values;
     page_views, product_views, add_to_carts, begin_checkouts and purchases count events of those
@@ -108,7 +113,7 @@ def sessions(sessionized: DataFrame) -> DataFrame:
         _first("page_url", order).alias("entry_page"),
         _first("page_url", order, last=True).alias("exit_page"),
         _first("device", order).alias("device"),
-        F.max(is_bot()).alias("is_bot"),
+        F.max("is_bot").alias("is_bot"),
     )
     duration = (micros("session_end") - micros("session_start")) / F.lit(1_000_000.0)
     return aggregated.select(

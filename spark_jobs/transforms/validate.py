@@ -66,7 +66,8 @@ def _missing(name: str) -> Column:
 
 
 def reason(rules: TimeRules) -> Column:
-    """The first quarantine reason that applies to a bronze row, or null."""
+    """The first quarantine reason that applies to a bronze row, or null (it reads the column
+    ``_property_keys``, the keys of ``properties``, which with_quarantine_reason adds)."""
     checks = quality_inputs()["events"]
     cases: list[tuple[Column, Column | str]] = [
         (F.col("parse_error").isNotNull(), F.col("parse_error")),
@@ -79,7 +80,7 @@ def reason(rules: TimeRules) -> Column:
     for event_type, names in checks.required_by_event_type.items():
         cases += [((F.col("event_type") == event_type) & _missing(name), MISSING + name) for name in names]
     cases += [(~F.col(name).rlike(pattern), f"{MALFORMED}:{name}") for name, pattern in checks.patterns.items()]
-    keys = F.json_object_keys("properties")
+    keys = F.col("_property_keys")  # computed once per row by with_quarantine_reason
     cases += [
         (F.col("properties").isNotNull() & keys.isNull(), f"{MALFORMED}:properties"),
         (
@@ -105,7 +106,8 @@ def reason(rules: TimeRules) -> Column:
 
 def with_quarantine_reason(bronze: DataFrame, rules: TimeRules) -> DataFrame:
     """Bronze rows plus ``quarantine_reason`` (null for a valid row)."""
-    return bronze.withColumn("quarantine_reason", reason(rules))
+    with_keys = bronze.withColumn("_property_keys", F.json_object_keys("properties"))
+    return with_keys.withColumn("quarantine_reason", reason(rules)).drop("_property_keys")
 
 
 def valid_events(checked: DataFrame) -> DataFrame:

@@ -208,6 +208,17 @@ def test_a_session_crossing_midnight_belongs_to_the_day_it_starts(spark, bronze)
     )
 
 
+def test_is_bot_follows_each_events_user_agent(spark, bronze):
+    bot, browser = "Mozilla/5.0 (compatible; Googlebot/2.1)", "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
+    agents = [bot, bot, browser, None, None, bot, browser, browser]
+    events = bronze(
+        *[{"event_id": f"e{i}", "occurred_at": at(minutes=i), "user_agent": a} for i, a in enumerate(agents)]
+    )
+    result = sessionize(events, RULES).select("event_id", "is_bot")
+    expected = [Row(event_id=f"e{i}", is_bot=a == bot) for i, a in enumerate(agents)]
+    assertDataFrameEqual(result, expected)
+
+
 def test_sessions_summarise_each_session(spark, bronze):
     page = "https://shop.example/"
     events = bronze(
