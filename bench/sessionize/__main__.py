@@ -119,7 +119,9 @@ def run_spark(data: Path, out: Path) -> dict[str, float]:
     settings = load_settings().model_copy(update={"spark_master": "local[2]"})
     spark = spark_session(settings, "bench-sessionize")
     jvm = time.perf_counter() - started
+    jvm_pid = spark.sparkContext._gateway.proc.pid  # type: ignore[union-attr]
 
+    cpu = _process_cpu(jvm_pid)
     started = time.perf_counter()
     frames = [
         spark.read.schema(bronze_schema())
@@ -135,11 +137,20 @@ def run_spark(data: Path, out: Path) -> dict[str, float]:
     result = sessions(sessionize(deduplicate(valid), SessionRules()))
     result.write.mode("overwrite").parquet(str(out))
     job = time.perf_counter() - started
+    cpu = _process_cpu(jvm_pid) - cpu
     spark.stop()
-    return {"jvm_start": jvm, "job": job}
+    return {"jvm_start": jvm, "job": job, "cpu": cpu}
 
 
-def run_duckdb(data: Path, out: Path) -> float:
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_duckdb(data: Path, out: Path) -> dict[str, float]:
+    import resource
+
     import duckdb
 
     from bench.sessionize.duckdb_sql import sessions_sql
@@ -147,11 +158,13 @@ def run_duckdb(data: Path, out: Path) -> float:
     con = duckdb.connect()
     con.execute("SET threads = 2")
     con.execute("SET TimeZone = 'UTC'")
+    query = sessions_sql(str(data / "bronze" / "*" / "*" / "*" / "*.parquet"))
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    con.execute(
-        f"COPY ({sessions_sql(str(data / 'bronze' / '*' / '*' / '*' / '*.parquet'))}) TO '{out}' (FORMAT parquet)"
-    )
-    return time.perf_counter() - started
+    con.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet)")
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return {"job": elapsed, "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
 
 
 def compare(spark_out: Path, duckdb_out: Path, truth: Path) -> int:
@@ -212,7 +225,8 @@ def main() -> None:
         if child.returncode:
             raise SystemExit(child.stderr[-3000:])
         spark = json.loads(child.stdout.strip().splitlines()[-1])
-        duck = run_duckdb(data, out / "duckdb.parquet")
+        duck_run = run_duckdb(data, out / "duckdb.parquet")
+        duck = duck_run["job"]
         sessions = compare(out / "spark", out / "duckdb.parquet", data / "sim" / "truth")
         rows_read = int(json.loads((data / "sim" / "truth" / "summary.json").read_text())["rows"])
         row = {
@@ -222,12 +236,15 @@ def main() -> None:
             "jvm": spark["jvm_start"],
             "whole": whole,
             "duckdb": duck,
+            "spark_cpu": spark["cpu"],
+            "duckdb_cpu": duck_run["cpu"],
             "load": (load, os.getloadavg()[0]),
         }
         rows.append(row)
         print(
             f"  Spark {row['spark']:.1f} s (+ {row['jvm']:.1f} s JVM start; whole process {whole:.1f} s), "
-            f"DuckDB {duck:.1f} s, ratio {row['spark'] / duck:.2f}; {sessions:,} sessions, identical",
+            f"DuckDB {duck:.1f} s, ratio {row['spark'] / duck:.2f}; CPU s Spark {spark['cpu']:.0f}, "
+            f"DuckDB {duck_run['cpu']:.0f}; {sessions:,} sessions, identical",
             flush=True,
         )
     body = _table(rows)
@@ -238,15 +255,15 @@ def main() -> None:
 def _table(rows: list[dict]) -> str:
     lines = [
         "| events | sessions | Spark job (s) | JVM start (s) | Spark whole process (s) | DuckDB (s) | Spark / DuckDB "
-        "| Spark s per M events | DuckDB s per M events | load average before, after |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| Spark s per M events | DuckDB s per M events | CPU s Spark / DuckDB | load average before, after |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         m = r["events"] / 1e6
         lines.append(
             f"| {r['events']:,} | {r['sessions']:,} | {r['spark']:.1f} | {r['jvm']:.1f} | {r['whole']:.1f} "
             f"| {r['duckdb']:.1f} | {r['spark'] / r['duckdb']:.2f} | {r['spark'] / m:.2f} | {r['duckdb'] / m:.2f} "
-            f"| {r['load'][0]:.1f}, {r['load'][1]:.1f} |"
+            f"| {r['spark_cpu']:.0f} / {r['duckdb_cpu']:.0f} | {r['load'][0]:.1f}, {r['load'][1]:.1f} |"
         )
     lines += [
         "",
@@ -254,7 +271,8 @@ def _table(rows: list[dict]) -> str:
         "rules, quarantined rows left out), first-received deduplication by event_id, the 30-minute session rule, "
         "the session summaries, written as Parquet. The outputs are compared row for row before the figures are "
         "kept, and the session count equals the generator's ground truth. Spark: `local[2]`, a fresh process per "
-        "size; 'Spark job' excludes the JVM start, 'whole process' includes it and Python's imports. DuckDB: 2 "
+        "size; 'Spark job' excludes the JVM start, 'whole process' includes it and Python's imports; CPU seconds are "
+        "the JVM's (Spark) and the process's (DuckDB) user + system time during the job. DuckDB: 2 "
         "threads, in process. Events: `watershed generate`, 7 days, seed 1, faults on (duplicates 1%, late 1%, "
         "out of order 1%, malformed 0.5%, bots 2%). Goal: at 10M events Spark within 4x of DuckDB (job, "
         "without the JVM start) and the whole Spark job under 90 s. This machine has "
