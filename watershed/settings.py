@@ -111,6 +111,9 @@ class Settings(BaseSettings):
 
     # Warehouse: DuckDB locally, Snowflake in prod
     duckdb_path: Path | None = None
+    # How `warehouse load` puts a day in DuckDB's raw schema: "attach" (views over the lake's
+    # Parquet files, nothing copied) or "copy" (rows written into the DuckDB file)
+    duckdb_raw: Literal["attach", "copy"] = "attach"
     snowflake_account: str | None = None
     snowflake_user: str | None = None
     snowflake_password: SecretStr | None = None

@@ -262,9 +262,11 @@ class Warehouse:
 
 @pytest.fixture(scope="session")
 def warehouse_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Warehouse]]:
-    def make(name: str) -> Warehouse:
+    def make(name: str, raw: str = "attach") -> Warehouse:
         root = tmp_path_factory.mktemp(name)
-        settings = Settings(env="local", state_dir=root, lake_uri=str(root / "lake"), duckdb_path=root / "wh.duckdb")
+        settings = Settings(
+            env="local", state_dir=root, lake_uri=str(root / "lake"), duckdb_path=root / "wh.duckdb", duckdb_raw=raw
+        )
         return Warehouse(root, settings)
 
     yield make

@@ -1,4 +1,5 @@
-"""`watershed warehouse load` on DuckDB: a day is replaced as a whole, in one transaction."""
+"""`watershed warehouse load` on DuckDB: a day is replaced as a whole, in one transaction, whether
+the raw schema attaches the lake's files (views) or copies their rows (tables)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ from watershed.cli import main
 from watershed.warehouse import WarehouseError, load_date
 
 
-def test_a_load_copies_every_table_of_the_day(warehouse_factory, lakedata):
-    wh = warehouse_factory("load")
+@pytest.fixture(params=["attach", "copy"])
+def raw(request) -> str:
+    return request.param
+
+
+def test_a_load_puts_every_table_of_the_day_in_raw(warehouse_factory, lakedata, raw):
+    wh = warehouse_factory("load", raw)
     lakedata.write_day(wh.lake, lakedata.D1)
     lakedata.write_day(wh.lake, lakedata.D2)
 
@@ -23,6 +29,7 @@ def test_a_load_copies_every_table_of_the_day(warehouse_factory, lakedata):
         "date": "2025-01-06",
         "target": "duckdb",
         "database": str(wh.settings.duckdb_file),
+        "mode": raw,
         "rows": {"events": 9, "sessions": 3, "product_interactions": 2, "funnel": 15, "daily_user_metrics": 3,
                  "daily_revenue": 1},
     }  # fmt: skip
@@ -46,8 +53,8 @@ def test_a_load_copies_every_table_of_the_day(warehouse_factory, lakedata):
     assert wh.query("select distinct dt from raw.sessions") == [(date(2025, 1, 6),)]
 
 
-def test_loading_a_day_twice_leaves_the_same_rows(warehouse_factory, lakedata):
-    wh = warehouse_factory("twice")
+def test_loading_a_day_twice_leaves_the_same_rows(warehouse_factory, lakedata, raw):
+    wh = warehouse_factory("twice", raw)
     lakedata.write_day(wh.lake, lakedata.D1)
     wh.load(lakedata.D1)
     before = {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES}
@@ -58,8 +65,8 @@ def test_loading_a_day_twice_leaves_the_same_rows(warehouse_factory, lakedata):
     assert len(before["events"]) == 9
 
 
-def test_a_reload_replaces_the_day_and_leaves_the_others(warehouse_factory, lakedata):
-    wh = warehouse_factory("replace")
+def test_a_reload_replaces_the_day_and_leaves_the_others(warehouse_factory, lakedata, raw):
+    wh = warehouse_factory("replace", raw)
     lakedata.write_day(wh.lake, lakedata.D1)
     lakedata.write_day(wh.lake, lakedata.D2)
     wh.load(lakedata.D1)
@@ -75,11 +82,11 @@ def test_a_reload_replaces_the_day_and_leaves_the_others(warehouse_factory, lake
     assert wh.rows("raw.events", "event_id")[2:] == [r for r in day2 if r[-1] == date(2025, 1, 7)]
 
 
-def test_timestamps_are_stored_in_utc(warehouse_factory, lakedata):
+def test_timestamps_are_stored_in_utc(warehouse_factory, lakedata, raw):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    wh = warehouse_factory("utc")
+    wh = warehouse_factory("utc", raw)
     lakedata.write_day(wh.lake, lakedata.D1)
     folder = wh.lake / "silver" / "sessions" / "dt=2025-01-06"
     table = pq.read_table(folder / "part-00000.parquet")
@@ -96,8 +103,8 @@ def test_timestamps_are_stored_in_utc(warehouse_factory, lakedata):
     assert wh.query("select distinct session_start from raw.sessions") == [(datetime(2025, 1, 6, 10, 0),)]
 
 
-def test_an_empty_partition_loads_no_rows(warehouse_factory, lakedata):
-    wh = warehouse_factory("empty")
+def test_an_empty_partition_loads_no_rows(warehouse_factory, lakedata, raw):
+    wh = warehouse_factory("empty", raw)
     lakedata.write_day(wh.lake, lakedata.D1)
     wh.load(lakedata.D1)
     for path in (wh.lake / "gold" / "product_interactions" / "dt=2025-01-06").glob("*.parquet"):
@@ -128,7 +135,7 @@ def test_a_missing_partition_is_refused_before_anything_changes(warehouse_factor
 def test_a_partition_without_a_column_rolls_the_whole_day_back(warehouse_factory, lakedata):
     import pyarrow.parquet as pq
 
-    wh = warehouse_factory("rollback")
+    wh = warehouse_factory("rollback", "copy")
     lakedata.write_day(wh.lake, lakedata.D1)
     wh.load(lakedata.D1)
     before = {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES}
@@ -141,6 +148,59 @@ def test_a_partition_without_a_column_rolls_the_whole_day_back(warehouse_factory
 
     # events were replaced before daily_revenue failed: the transaction undid that too
     assert {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES} == before
+
+
+def test_attaching_a_partition_without_a_column_leaves_the_attached_days(warehouse_factory, lakedata):
+    import pyarrow.parquet as pq
+
+    wh = warehouse_factory("rollback-attach", "attach")
+    lakedata.write_day(wh.lake, lakedata.D1)
+    wh.load(lakedata.D1)
+    lakedata.write_day(wh.lake, lakedata.D2)
+    path = wh.lake / "gold" / "daily_revenue" / "dt=2025-01-07" / "part-00000.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["refunded"]), path)
+
+    with pytest.raises(WarehouseError, match=r"gold/daily_revenue/dt=2025-01-07 lacks the column\(s\) refunded"):
+        wh.load(lakedata.D2)
+
+    # events and sessions of day 2 were attached before daily_revenue failed: undone
+    assert wh.query("select table_name, count(*), min(dt), max(dt) from raw._partitions group by 1 order by 1") == [
+        (t, 1, lakedata.D1, lakedata.D1) for t in sorted(t.name for t in lakedata.RAW_TABLES)
+    ]
+    assert wh.query("select distinct dt from raw.events") == [(lakedata.D1,)]
+
+
+def test_attach_and_copy_give_the_same_raw_rows(warehouse_factory, lakedata):
+    attached, copied = warehouse_factory("same-attach", "attach"), warehouse_factory("same-copy", "copy")
+    for wh in (attached, copied):
+        lakedata.write_day(wh.lake, lakedata.D1)
+        lakedata.write_day(wh.lake, lakedata.D2)
+        wh.load(lakedata.D1)
+        wh.load(lakedata.D2)
+
+    for table in lakedata.RAW_TABLES:
+        columns = ", ".join(f'"{f.name}"' for f in table.schema())
+        sql = f"select {columns}, dt from raw.{table.name} order by all"
+        assert attached.query(sql) == copied.query(sql), table.name
+        by_day = {"events": lakedata.EVENTS, "sessions": lakedata.SESSIONS}.get(table.name) or {
+            day: tables[table.name] for day, tables in lakedata.GOLD.items()
+        }
+        assert len(copied.query(sql)) == len(by_day[lakedata.D1]) + len(by_day[lakedata.D2]), table.name
+
+
+def test_a_warehouse_keeps_the_raw_mode_it_was_loaded_with(warehouse_factory, lakedata):
+    wh = warehouse_factory("mode", "copy")
+    lakedata.write_day(wh.lake, lakedata.D1)
+    wh.load(lakedata.D1)
+    settings = wh.settings.model_copy(update={"duckdb_raw": "attach"})
+
+    with pytest.raises(WarehouseError) as error:
+        load_date(settings, lakedata.D1)
+
+    assert str(error.value) == (
+        f"the warehouse {settings.duckdb_file} holds its raw schema as copied tables, not as "
+        "WATERSHED_DUCKDB_RAW=attach loads it: set WATERSHED_DUCKDB_RAW=copy, or remove the file and load again"
+    )
 
 
 def test_duckdb_refuses_an_s3_lake(warehouse_factory):

@@ -70,7 +70,7 @@ def load_date(
     if target == "duckdb":
         from watershed.warehouse.duckdb_backend import load_duckdb
 
-        return load_duckdb(settings.duckdb_file, local_lake_root(settings), day)
+        return load_duckdb(settings.duckdb_file, local_lake_root(settings), day, settings.duckdb_raw)
     if target == "snowflake":
         from watershed.warehouse.snowflake_backend import load_snowflake
 
