@@ -300,11 +300,16 @@ class Airflow(Service):
             "AIRFLOW__CORE__PARALLELISM": str(max(4, 2 * (os.cpu_count() or 2))),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.settings.airflow_port),
+            # task workers report to the execution API; its default assumes port 8080
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.address}/execution/",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.settings.airflow_log_server_port),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
             # every task sees the same Watershed settings as the CLI that started Airflow
             "WATERSHED_STATE_DIR": str(self.settings.state_dir),
+            # the Spark steps' connection: the configured master unless one is given
+            "AIRFLOW_CONN_SPARK_DEFAULT": os.environ.get("AIRFLOW_CONN_SPARK_DEFAULT")
+            or json.dumps({"conn_type": "spark", "host": self.settings.spark_master_url}),
         }
 
     def healthy(self) -> bool:
