@@ -12,17 +12,27 @@ MVN := mvn -q -B -s jars/settings.xml
 MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 export WATERSHED_STATE_DIR ?= $(CURDIR)/.local
 
-.PHONY: help setup java demo test up down status bench lint constraints clean
+.PHONY: help setup java browser demo test up down status bench lint constraints clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: java $(VENV)/.installed $(CACHE)/jars/kafka/.resolved $(CACHE)/jars/spark/.resolved $(CACHE)/bin/minio ## Install everything (idempotent): .venv, JVM jars, MinIO
+setup: java browser $(VENV)/.installed $(CACHE)/jars/kafka/.resolved $(CACHE)/jars/spark/.resolved $(CACHE)/bin/minio ## Install everything (idempotent): .venv, JVM jars, MinIO
 
 java:
 	@command -v java >/dev/null || { echo "error: Java 17+ is required (Kafka, Spark): install OpenJDK 17, e.g. apt-get install openjdk-17-jre-headless" >&2; exit 2; }
 	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
 	  if [ "$${v:-0}" -lt 17 ]; then echo "error: Java 17+ is required, found Java $$v: install OpenJDK 17 or set JAVA_HOME" >&2; exit 2; fi
+
+# Debian's Chromium for the Airflow UI test (playwright drives it; no browser is downloaded)
+browser:
+	@command -v chromium >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "==> Chromium from Debian (tests/airflow_ui drives it headless)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "warning: Chromium is missing: run 'sudo apt-get install chromium', or tests/airflow_ui will fail" >&2; \
+	  fi; }
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is required (set PYTHON=... to another 3.11)" >&2; exit 2; }
