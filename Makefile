@@ -12,27 +12,34 @@ MVN := mvn -q -B -s jars/settings.xml
 MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 export WATERSHED_STATE_DIR ?= $(CURDIR)/.local
 
-.PHONY: help setup java browser demo test up down status bench lint constraints clean
+.PHONY: help setup java debian demo test up down status bench lint constraints clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: java browser $(VENV)/.installed $(CACHE)/jars/kafka/.resolved $(CACHE)/jars/spark/.resolved $(CACHE)/bin/minio ## Install everything (idempotent): .venv, JVM jars, MinIO
+setup: java debian $(VENV)/.installed $(CACHE)/jars/kafka/.resolved $(CACHE)/jars/spark/.resolved $(CACHE)/bin/minio ## Install everything (idempotent): .venv, JVM jars, MinIO, Debian's redis-server
 
 java:
 	@command -v java >/dev/null || { echo "error: Java 17+ is required (Kafka, Spark): install OpenJDK 17, e.g. apt-get install openjdk-17-jre-headless" >&2; exit 2; }
 	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
 	  if [ "$${v:-0}" -lt 17 ]; then echo "error: Java 17+ is required, found Java $$v: install OpenJDK 17 or set JAVA_HOME" >&2; exit 2; fi
 
-# Debian's Chromium for the Airflow UI test (playwright drives it; no browser is downloaded)
-browser:
-	@command -v chromium >/dev/null || { \
-	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    echo "==> Chromium from Debian (tests/airflow_ui drives it headless)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else \
-	    echo "warning: Chromium is missing: run 'sudo apt-get install chromium', or tests/airflow_ui will fail" >&2; \
-	  fi; }
+# Debian packages, installed when missing with one `apt-get update` (as root): Chromium for the
+# Airflow UI test (playwright drives it; no browser is downloaded) and redis-server, the store of
+# the real-time job's live ad counters (`watershed stack up` runs it under .local/redis)
+debian:
+	@missing=(); \
+	  command -v chromium >/dev/null || missing+=(chromium); \
+	  command -v redis-server >/dev/null || missing+=(redis-server); \
+	  if (( $${#missing[@]} )); then \
+	    if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	      echo "==> $${missing[*]} from Debian"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$${missing[@]}"; \
+	    else \
+	      echo "warning: missing $${missing[*]}: run 'sudo apt-get install $${missing[*]}'" \
+	        "(tests/airflow_ui needs chromium; the stack's Redis and its tests need redis-server)" >&2; \
+	    fi; \
+	  fi
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is required (set PYTHON=... to another 3.11)" >&2; exit 2; }
@@ -60,7 +67,7 @@ $(CACHE)/bin/minio:
 	@echo "==> MinIO (S3-compatible server) built from the Go module proxy; first build takes a few minutes"
 	GOBIN=$(CURDIR)/$(CACHE)/bin GOFLAGS=-buildvcs=false go install $(MINIO_MODULE)
 
-up: setup ## Start the local stack (Kafka, S3, Airflow at http://127.0.0.1:8080, user admin)
+up: setup ## Start the local stack (Kafka, S3, Redis, Airflow at http://127.0.0.1:8080, user admin)
 	$(BIN)/watershed stack up --all
 
 down: ## Stop the local stack

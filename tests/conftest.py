@@ -1,4 +1,4 @@
-"""Shared fixtures: a real local stack (Kafka + MinIO) on test ports, and one SparkSession.
+"""Shared fixtures: a real local stack (Kafka, MinIO, Redis) on test ports, and one SparkSession.
 
 The stack keeps its state in pytest's temporary folder and listens on ports of its own, so
 `make test` neither needs nor disturbs a stack a developer already has running (nor another test
@@ -26,12 +26,14 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "WATERSHED_KAFKA_PORT": str(free_port(19092)),
         "WATERSHED_KAFKA_CONTROLLER_PORT": str(free_port(19093)),
         "WATERSHED_S3_PORT": str(free_port(19000)),
+        "WATERSHED_REDIS_PORT": str(free_port(16379)),
     }
 
 
 @pytest.fixture(scope="session")
 def stack_settings(stack_env: dict[str, str]) -> Iterator[Settings]:
-    """A running local stack (real Kafka broker, real MinIO) for the whole test session."""
+    """A running local stack (real Kafka broker, MinIO, redis-server) for the whole test session;
+    a missing piece (e.g. redis-server not installed) fails the tests that need it, naming it."""
     saved = {k: os.environ.get(k) for k in stack_env}
     os.environ.update(stack_env)
     settings = Settings()

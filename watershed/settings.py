@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,7 +57,14 @@ _PLACEHOLDERS = frozenset(
 )
 
 _SECRET_FIELDS = frozenset(
-    {"pii_hash_key", "snowflake_password", "s3_access_key", "s3_secret_key", "airflow_admin_password"}
+    {
+        "pii_hash_key",
+        "snowflake_password",
+        "s3_access_key",
+        "s3_secret_key",
+        "airflow_admin_password",
+        "redis_password",
+    }
 )
 
 # Secrets required when WATERSHED_ENV=prod, with what they are for.
@@ -103,6 +111,12 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key: SecretStr | None = None
     s3_secret_key: SecretStr | None = None
+
+    # Redis: the live ad counters of the real-time job (the local one is started by `watershed stack
+    # up`); in prod a managed Redis, e.g. WATERSHED_REDIS_URL=rediss://redis.internal:6380/0
+    redis_port: int = Field(6379, ge=1, le=65535)
+    redis_url: str | None = None
+    redis_password: SecretStr | None = None
 
     # Spark
     spark_master: str | None = None
@@ -209,6 +223,11 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def redis_address(self) -> str:
+        """The Redis URL (without the password, which is ``redis_password``)."""
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
     def spark_master_url(self) -> str:
         return self.spark_master or "local[*]"
 
@@ -251,6 +270,7 @@ class Settings(BaseSettings):
             "kafka_topics": dict(self.kafka_topics),
             "s3_endpoint": self.s3_endpoint_url,
             "s3_bucket": self.s3_bucket,
+            "redis": _without_password(self.redis_address),
             "spark_master": self.spark_master_url,
             "spark_shuffle_partitions": self.shuffle_partitions,
             "warehouse": self.warehouse,
@@ -258,10 +278,20 @@ class Settings(BaseSettings):
             "snowflake_account": self.snowflake_account,
             "secrets_set": sorted(
                 name
-                for name in ("pii_hash_key", "snowflake_password", "s3_access_key", "s3_secret_key")
+                for name in ("pii_hash_key", "snowflake_password", "s3_access_key", "s3_secret_key", "redis_password")
                 if getattr(self, name) is not None
             ),
         }
+
+
+def _without_password(url: str) -> str:
+    """`url` with any password in it replaced by `***` (safe to print)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:" if parts.username else ":"
+    return urlunsplit(parts._replace(netloc=f"{user}***@{netloc}"))
 
 
 def _one_line(error: ValidationError) -> str:

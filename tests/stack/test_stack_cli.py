@@ -49,16 +49,18 @@ def env(tmp_path: Path) -> dict[str, str]:
         "WATERSHED_KAFKA_PORT": str(free_port(29092)),
         "WATERSHED_KAFKA_CONTROLLER_PORT": str(free_port(29093)),
         "WATERSHED_S3_PORT": str(free_port(29000)),
+        "WATERSHED_REDIS_PORT": str(free_port(26379)),
     }
 
 
 def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None:
-    ports = [int(env[k]) for k in ("WATERSHED_KAFKA_PORT", "WATERSHED_KAFKA_CONTROLLER_PORT", "WATERSHED_S3_PORT")]
+    names = ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "S3_PORT", "REDIS_PORT")
+    ports = [int(env[f"WATERSHED_{name}"]) for name in names]
     state = env["WATERSHED_STATE_DIR"]
     try:
         first = run(env, "stack", "up")
         assert first.returncode == 0, first.stderr
-        assert [line.split(":")[0] for line in first.stdout.splitlines()] == ["kafka", "s3"]
+        assert [line.split(":")[0] for line in first.stdout.splitlines()] == ["kafka", "s3", "redis"]
         assert all(": started (pid " in line for line in first.stdout.splitlines())
         assert all(listening(p) for p in ports)
 
@@ -67,24 +69,27 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
         assert [line.split(" (pid ")[0] for line in second.stdout.splitlines()] == [
             "kafka: already running",
             "s3: already running",
+            "redis: already running",
         ]
         pids = [line.split("(pid ")[1].split(")")[0] for line in first.stdout.splitlines()]
         assert pids == [line.split("(pid ")[1].split(")")[0] for line in second.stdout.splitlines()]
 
         status = run(env, "stack", "status")
         assert status.returncode == 0
-        kafka_line, s3_line = status.stdout.splitlines()
+        kafka_line, s3_line, redis_line = status.stdout.splitlines()
         assert kafka_line.split()[:2] == ["kafka", "running"]
         assert kafka_line.endswith(
             "topics user-events:3 transaction-data:6 ad-events:3 events-invalid:1 real-time-metrics:1 alerts:1"
         )
         assert s3_line.split()[:2] == ["s3", "running"] and s3_line.endswith("bucket watershed")
+        assert redis_line.split()[:2] == ["redis", "running"] and redis_line.endswith("0 keys, appendonly yes")
         assert processes_mentioning(state)
     finally:
         down = run(env, "stack", "down")
     assert down.returncode == 0, down.stderr
     assert [line.split(" (pid ")[0] for line in down.stdout.splitlines()] == [
         "airflow: not running",
+        "redis: stopped",
         "s3: stopped",
         "kafka: stopped",
     ]
@@ -92,9 +97,14 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
     assert processes_mentioning(state) == []
     stopped = run(env, "stack", "status")
     assert stopped.returncode == 1
-    assert [line.split()[:2] for line in stopped.stdout.splitlines()] == [["kafka", "stopped"], ["s3", "stopped"]]
+    assert [line.split()[:2] for line in stopped.stdout.splitlines()] == [
+        ["kafka", "stopped"],
+        ["s3", "stopped"],
+        ["redis", "stopped"],
+    ]
     assert run(env, "stack", "down").stdout.splitlines() == [
         "airflow: not running",
+        "redis: not running",
         "s3: not running",
         "kafka: not running",
     ]
@@ -137,6 +147,39 @@ def test_port_taken_is_one_clear_line(env: dict[str, str]) -> None:
     assert result.stderr == (
         f"error: port {port} (kafka broker) is already in use by another process: "
         "stop it or set WATERSHED_KAFKA_PORT to a free port\n"
+    )
+
+
+def test_redis_keeps_the_counters_across_its_restart(env: dict[str, str]) -> None:
+    # the append-only file is on: counters and applied batch ids survive `down` + `up`, so they
+    # stay in step with the Spark checkpoints that decide which batches were applied
+    import redis
+
+    port = int(env["WATERSHED_REDIS_PORT"])
+    try:
+        assert run(env, "stack", "up", "redis").returncode == 0
+        client = redis.Redis(port=port, decode_responses=True)
+        client.hincrby("{k}:campaign:c1", "impressions", 41)
+        client.hset("{k}:batches", "ad_counters", 7)
+        client.close()
+        assert run(env, "stack", "down", "redis").stdout.startswith("redis: stopped (pid ")
+        assert not listening(port)
+        assert run(env, "stack", "up", "redis").returncode == 0
+        client = redis.Redis(port=port, decode_responses=True)
+        assert client.hgetall("{k}:campaign:c1") == {"impressions": "41"}
+        assert client.hgetall("{k}:batches") == {"ad_counters": "7"}
+        client.close()
+    finally:
+        run(env, "stack", "down", "redis")
+    assert processes_mentioning(env["WATERSHED_STATE_DIR"]) == []
+
+
+def test_redis_missing_is_one_clear_line(env: dict[str, str]) -> None:
+    result = run({**env, "PATH": "/nonexistent"}, "stack", "up", "redis")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: redis-server is missing (the live ad counters need it): run `make setup` as root, "
+        "or install Debian's package: apt-get install redis-server\n"
     )
 
 

@@ -14,14 +14,14 @@ _services = click.argument("services", nargs=-1, type=click.Choice(sorted(SERVIC
 
 @click.group()
 def stack() -> None:
-    """Run the local services (Kafka, S3) as plain processes under .local/."""
+    """Run the local services (Kafka, S3, Redis) as plain processes under .local/."""
 
 
 @stack.command()
 @_services
 @click.option("--all", "every", is_flag=True, help="Also start Airflow.")
 def up(services: tuple[str, ...], every: bool) -> None:
-    """Start the services (Kafka and S3 by default); a second `up` is harmless."""
+    """Start the services (Kafka, S3 and Redis by default); a second `up` is harmless."""
     Stack(load_settings(), services, every=every).up(echo=click.echo)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -258,6 +259,72 @@ class ObjectStore(Service):
         return f"bucket {self.settings.s3_bucket}"
 
 
+class Redis(Service):
+    """Debian's redis-server: the store of the real-time job's live ad counters.
+
+    Persistence: the append-only file is on (fsync every second, RDB snapshots off), so the
+    counters survive a restart of Redis and stay in step with the Spark checkpoints that decide
+    which batches were applied; a crash of the machine may lose the last second.
+    """
+
+    name = "redis"
+    startup_timeout = 30.0
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"redis": self.settings.redis_port}
+
+    @property
+    def address(self) -> str:
+        return f"redis://127.0.0.1:{self.settings.redis_port}"
+
+    def check_installed(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise StackError(
+                "redis-server is missing (the live ad counters need it): run `make setup` as root, "
+                "or install Debian's package: apt-get install redis-server"
+            )
+        self.binary = binary
+
+    def prepare(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        return [self.binary, "--bind", "127.0.0.1", "--port", str(self.settings.redis_port),
+                "--dir", str(self.home), "--daemonize", "no", "--logfile", "",
+                "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]  # fmt: skip
+
+    def _client(self) -> Any:
+        import redis
+
+        return redis.Redis(port=self.settings.redis_port, socket_connect_timeout=2, socket_timeout=2)
+
+    def healthy(self) -> bool:
+        import redis
+
+        if not port_open(self.settings.redis_port):
+            return False
+        client = self._client()
+        try:
+            return bool(client.ping())
+        except redis.RedisError:  # e.g. LOADING while it replays the append-only file
+            return False
+        finally:
+            client.close()
+
+    def detail(self) -> str:
+        import redis
+
+        client = self._client()
+        try:
+            return f"{client.dbsize()} keys, appendonly {client.config_get('appendonly')['appendonly']}"
+        except redis.RedisError:
+            return ""
+        finally:
+            client.close()
+
+
 class Airflow(Service):
     """Airflow 3 (`airflow standalone`: api-server, scheduler, dag-processor, triggerer) with this
     repository's dags/, SQLite metadata under the state folder and user `admin`."""
@@ -326,15 +393,17 @@ class Airflow(Service):
         return "user admin"
 
 
-SERVICES: dict[str, type[Service]] = {"kafka": Kafka, "s3": ObjectStore, "airflow": Airflow}
+SERVICES: dict[str, type[Service]] = {"kafka": Kafka, "s3": ObjectStore, "redis": Redis, "airflow": Airflow}
 # What `stack up` starts when no service is named; the others are started by name or --all.
-DEFAULT_SERVICES = ("kafka", "s3")
+# Redis is one of them: the real-time job writes its ad counters there wherever it runs.
+DEFAULT_SERVICES = ("kafka", "s3", "redis")
 
 
 _PORT_VARIABLES = {
     ("kafka", "broker"): "KAFKA_PORT",
     ("kafka", "controller"): "KAFKA_CONTROLLER_PORT",
     ("s3", "s3"): "S3_PORT",
+    ("redis", "redis"): "REDIS_PORT",
     ("airflow", "api"): "AIRFLOW_PORT",
     ("airflow", "log-server"): "AIRFLOW_LOG_SERVER_PORT",
 }
