@@ -1,7 +1,7 @@
 """Benchmark of the real-time job: sustained events/s, micro-batch durations, consumer lag and
 freshness (window end -> its metrics record on the `real-time-metrics` topic).
 
-A dedicated Kafka broker (own state folder and ports) is started; a producer process sends
+A dedicated Kafka broker and Redis (own state folder and ports) are started; a producer process sends
 generator-shaped events stamped with the current time at a fixed rate to the three source topics;
 `watershed stream run` runs as a separate process, as in production. The job's heartbeat is
 polled to collect every micro-batch, the broker is asked for the lag, and the metrics topic is
@@ -101,12 +101,13 @@ def main() -> None:
         "WATERSHED_STATE_DIR": str(state),
         "WATERSHED_KAFKA_PORT": str(free_port(29092)),
         "WATERSHED_KAFKA_CONTROLLER_PORT": str(free_port(29093)),
+        "WATERSHED_REDIS_PORT": str(free_port(26379)),  # the job's ad counters
         "WATERSHED_SPARK_DRIVER_MEMORY": "3g",
     }
     os.environ.update(env)
     load_before = os.getloadavg()[0]
     settings = Settings()
-    stack = Stack(settings, ["kafka"])
+    stack = Stack(settings, ["kafka", "redis"])
     stack.up(echo=lambda _: None)
     config = StreamConfig.for_settings(settings)
     job_log = open(state / "job.log", "wb")  # noqa: SIM115
@@ -193,7 +194,7 @@ def main() -> None:
     print(json.dumps(result, indent=1))
     body = f"""Settings: window {args.window}, watermark {args.watermark}, trigger {args.trigger}; {args.rate} events/s
 offered for {args.duration:.0f} s (first {args.warmup:.0f} s left out); job in its own process
-(`watershed stream run`, driver 3g, RocksDB state), dedicated local Kafka broker, producer in a
+(`watershed stream run`, driver 3g, RocksDB state), dedicated local Kafka broker and Redis, producer in a
 third process, all on this machine. 1-minute load average {load_before:.1f} before, {load_after:.1f} after
 (other engineers' jobs share the machine).
 

@@ -23,7 +23,11 @@ def _config(home: str | None, **options: Any) -> StreamConfig:
     return StreamConfig.for_settings(settings, **overrides)
 
 
-_home = click.option("--home", help="Checkpoints, state, heartbeat, pid and counters [<state_dir>/streaming].")
+_home = click.option("--home", help="Checkpoints, state, heartbeat and pid [<state_dir>/streaming].")
+
+
+def _counters_key(help_default: str) -> Any:
+    return click.option("--counters-key", help=f"Key prefix of the ad counters in Redis [{help_default}].")
 
 
 @click.group()
@@ -44,6 +48,7 @@ def stream() -> None:
     "--revenue-drop-ratio", type=float, default=0.5, show_default=True, help="Alert when revenue < ratio x previous."
 )
 @click.option("--topic-prefix", default="", help="Prefix of every topic name (isolated test or bench runs).")
+@_counters_key("watershed:<topic prefix>ad_counters")
 @click.option("--metrics-table", help="Lake URI of the metrics table [<lake>/streaming/realtime_metrics].")
 @click.option("--slack-url", envvar="WATERSHED_ALERT_WEBHOOK_URL", help="Slack-style incoming webhook.")
 @click.option("--pagerduty-url", envvar="WATERSHED_PAGERDUTY_EVENTS_URL", help="PagerDuty Events v2 endpoint.")
@@ -53,6 +58,7 @@ def run_command(
     spike_ratio: float,
     revenue_drop_ratio: float,
     topic_prefix: str,
+    counters_key: str | None,
     **options: Any,
 ) -> None:
     """Run the job in the foreground until SIGTERM (or, with --available-now, until drained)."""
@@ -65,6 +71,7 @@ def run_command(
         source_topics=tuple(topic_prefix + t for t in SOURCE_TOPICS),
         metrics_topic=topic_prefix + METRICS_TOPIC,
         alerts_topic=topic_prefix + ALERTS_TOPIC,
+        counters_key=counters_key or f"watershed:{topic_prefix}ad_counters",
         **options,
     )
     final = job.run(load_settings(), config)
@@ -103,14 +110,19 @@ def stop_command(home: str | None) -> None:
 
 
 @click.command("ad-counters")
-@_home
+@_counters_key("watershed:ad_counters")
 @click.option("--campaign", help="Only this campaign.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
-def ad_counters(home: str | None, campaign: str | None, as_json: bool) -> None:
-    """Live per-campaign ad counters: impressions, clicks, conversions, CTR, revenue, ROAS."""
+def ad_counters(counters_key: str | None, campaign: str | None, as_json: bool) -> None:
+    """Live per-campaign ad counters from Redis: impressions, clicks, conversions, CTR, revenue, ROAS."""
     from spark_jobs.streaming import counters
 
-    rows = counters.read(_config(home).counters_db, campaign)
+    settings = load_settings()
+    client = counters.connect(settings)
+    try:
+        rows = counters.read(client, _config(None, counters_key=counters_key).counters_key, campaign)
+    finally:
+        client.close()
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))

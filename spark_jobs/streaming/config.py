@@ -1,5 +1,5 @@
 """Configuration of the real-time job: windows, watermark, trigger, anomaly thresholds, topics and
-where the job keeps its checkpoints, state, heartbeat and counters.
+where the job keeps its checkpoints, state and heartbeat, and the key of its ad counters in Redis.
 
 Everything has a production default (5-minute windows, 2-minute watermark, 10-second trigger) and
 can be made small for tests. Paths default to ``<state_dir>/streaming`` and the lake of
@@ -72,7 +72,8 @@ class StreamConfig:
     source_topics: tuple[str, ...] = SOURCE_TOPICS
     metrics_topic: str = METRICS_TOPIC
     alerts_topic: str = ALERTS_TOPIC
-    home: Path = Path(".local/streaming")  # checkpoints, anomaly state, heartbeat, pid, counters
+    home: Path = Path(".local/streaming")  # checkpoints, anomaly state, heartbeat, pid
+    counters_key: str = "watershed:ad_counters"  # key prefix of the ad counters in Redis (counters.py)
     metrics_table: str = ""  # lake URI of the metrics table; "" = <lake>/streaming/realtime_metrics
     slack_url: str | None = None
     pagerduty_url: str | None = None
@@ -92,6 +93,8 @@ class StreamConfig:
             issues.append("at least one source topic is needed")
         if self.max_offsets_per_trigger is not None and self.max_offsets_per_trigger < 1:
             issues.append("max offsets per trigger must be positive")
+        if not self.counters_key or any(c in self.counters_key for c in "{} "):
+            issues.append(f"counters key must be non-empty, without braces or spaces (got {self.counters_key!r})")
         if self.pagerduty_url and not self.pagerduty_routing_key:
             issues.append("a PagerDuty URL needs a routing key")
         if issues:
@@ -142,10 +145,6 @@ class StreamConfig:
     @property
     def pid_file(self) -> Path:
         return self.home / "job.pid"
-
-    @property
-    def counters_db(self) -> Path:
-        return self.home / "ad_counters.sqlite"
 
     @property
     def log_file(self) -> Path:

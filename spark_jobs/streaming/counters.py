@@ -1,110 +1,187 @@
-"""Live per-campaign ad counters in a small local store (SQLite in WAL mode).
+"""Live per-campaign ad counters in Redis.
 
-Why not Redis: no Redis server is installed on the machines this runs on (the lead is asked for
-the Debian package; the same interface maps onto HINCRBY per campaign hash plus a SET of the
-applied batch id in one MULTI). Why not the DuckDB warehouse: DuckDB allows one writing process
-and blocks other processes' readers while it is open for writing, so a live reader could not read
-while the stream writes. SQLite in WAL mode gives concurrent sub-millisecond readers and one
-writer, from the Python standard library.
+Layout under a key prefix ``P`` (``watershed:ad_counters`` by default; a test or bench run uses
+its own), wrapped in a hash tag ``{P}`` so every key of one store lands in one Redis Cluster slot:
 
-Exactly once: each micro-batch's increments and its batch id are committed in one transaction;
-a batch Spark replays after a crash finds its id already applied and is skipped.
+* ``{P}:campaign:<campaign_id>``: a hash with ``impressions``, ``clicks``, ``conversions``,
+  ``cost_micros``, ``revenue_cents`` (integers, HINCRBY) and ``updated_at``;
+* ``{P}:campaigns``: the set of campaign ids (lists the campaigns without SCAN);
+* ``{P}:batches``: a hash, streaming query name -> the last micro-batch id applied.
+
+Exactly once: one Lua script checks the query's applied batch id, adds the batch's increments and
+records its id. Redis runs a script atomically (no other command runs in between, and it is
+written to the append-only file as one transaction), so a batch is applied entirely or not at
+all, and a batch Spark replays after a crash finds its id already applied and is skipped.
+Money is kept in integer micros (cost) and cents (revenue): HINCRBY is exact, floats are not.
+
+Reads are one read-only script too, so a reader sees every campaign as of the same batch, never
+half of a batch.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
-from contextlib import closing
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-_SCHEMA = """
-create table if not exists ad_counters (
-    campaign_id text primary key,
-    impressions integer not null default 0,
-    clicks integer not null default 0,
-    conversions integer not null default 0,
-    cost_micros integer not null default 0,
-    revenue_cents integer not null default 0,
-    updated_at text not null
-);
-create table if not exists applied_batches (
-    query text primary key,
-    batch_id integer not null
-);
+from watershed.errors import WatershedError
+
+if TYPE_CHECKING:
+    import redis
+
+    from watershed.settings import Settings
+
+DEFAULT_KEY = "watershed:ad_counters"
+FIELDS = ("impressions", "clicks", "conversions", "cost_micros", "revenue_cents")
+
+# KEYS[1] applied batches (hash), KEYS[2] campaign ids (set), KEYS[3..] one hash per campaign;
+# ARGV[1] query, ARGV[2] batch id, ARGV[3] updated_at, then per campaign its id and 5 increments.
+_APPLY = """
+local applied = redis.call('HGET', KEYS[1], ARGV[1])
+if applied and tonumber(applied) >= tonumber(ARGV[2]) then
+  return 0
+end
+for i = 3, #KEYS do
+  local a = 4 + (i - 3) * 6
+  redis.call('HINCRBY', KEYS[i], 'impressions', ARGV[a + 1])
+  redis.call('HINCRBY', KEYS[i], 'clicks', ARGV[a + 2])
+  redis.call('HINCRBY', KEYS[i], 'conversions', ARGV[a + 3])
+  redis.call('HINCRBY', KEYS[i], 'cost_micros', ARGV[a + 4])
+  redis.call('HINCRBY', KEYS[i], 'revenue_cents', ARGV[a + 5])
+  redis.call('HSET', KEYS[i], 'updated_at', ARGV[3])
+  redis.call('SADD', KEYS[2], ARGV[a])
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+# KEYS[1] campaign ids (set); ARGV[1] prefix of the campaign hashes, ARGV[2] one campaign or ''.
+_READ = """
+local ids
+if ARGV[2] ~= '' then
+  ids = {}
+  if redis.call('SISMEMBER', KEYS[1], ARGV[2]) == 1 then ids[1] = ARGV[2] end
+else
+  ids = redis.call('SMEMBERS', KEYS[1])
+end
+local out = {}
+for _, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HGETALL', ARGV[1] .. id)
+end
+return out
 """
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
-    db.execute("pragma journal_mode=wal")
-    db.execute("pragma synchronous=normal")
-    db.executescript(_SCHEMA)
-    return db
+class CounterStoreError(WatershedError):
+    """The counter store (Redis) cannot be reached."""
 
 
-def apply(path: Path, query: str, batch_id: int, deltas: Iterable[dict[str, Any]], updated_at: str) -> bool:
+def connect(settings: Settings) -> redis.Redis:
+    """A client of the configured Redis (``WATERSHED_REDIS_URL`` / the local stack's port)."""
+    import redis
+
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    return redis.Redis.from_url(
+        settings.redis_address,
+        password=password,
+        decode_responses=True,
+        socket_connect_timeout=5,
+        socket_timeout=30,
+        health_check_interval=30,
+    )
+
+
+class _Keys:
+    def __init__(self, key: str) -> None:
+        tag = f"{{{key}}}"
+        self.batches = f"{tag}:batches"
+        self.campaigns = f"{tag}:campaigns"
+        self.campaign_prefix = f"{tag}:campaign:"
+
+    def campaign(self, campaign_id: str) -> str:
+        return self.campaign_prefix + campaign_id
+
+
+def _unreachable(client: redis.Redis, error: Exception) -> CounterStoreError:
+    return CounterStoreError(
+        f"the ad counter store (Redis at {_where(client)}) is not reachable: {error}; "
+        "start it with `watershed stack up redis` or set WATERSHED_REDIS_URL"
+    )
+
+
+def _run(client: redis.Redis, script: str, keys: list[str], args: list[Any]) -> Any:
+    import redis as redis_module
+
+    try:
+        return client.register_script(script)(keys=keys, args=args)
+    except redis_module.ConnectionError as error:
+        raise _unreachable(client, error) from None
+
+
+def ping(client: redis.Redis) -> None:
+    """Raise :class:`CounterStoreError` with what to do when Redis does not answer."""
+    import redis as redis_module
+
+    try:
+        client.ping()
+    except redis_module.ConnectionError as error:
+        raise _unreachable(client, error) from None
+
+
+def _where(client: redis.Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+
+
+def apply(
+    client: redis.Redis,
+    key: str,
+    query: str,
+    batch_id: int,
+    deltas: Iterable[dict[str, Any]],
+    updated_at: str,
+) -> bool:
     """Add one micro-batch's per-campaign increments; False when the batch was already applied."""
-    with closing(_connect(path)) as db:
-        db.execute("begin immediate")
-        try:
-            row = db.execute("select batch_id from applied_batches where query = ?", (query,)).fetchone()
-            if row is not None and row[0] >= batch_id:
-                db.execute("rollback")
-                return False
-            for d in deltas:
-                db.execute(
-                    """insert into ad_counters values (?, ?, ?, ?, ?, ?, ?)
-                    on conflict(campaign_id) do update set
-                      impressions = impressions + excluded.impressions,
-                      clicks = clicks + excluded.clicks,
-                      conversions = conversions + excluded.conversions,
-                      cost_micros = cost_micros + excluded.cost_micros,
-                      revenue_cents = revenue_cents + excluded.revenue_cents,
-                      updated_at = excluded.updated_at""",
-                    (
-                        d["campaign_id"],
-                        int(d["impressions"]),
-                        int(d["clicks"]),
-                        int(d["conversions"]),
-                        int(Decimal(d["cost"]) * 1_000_000),
-                        int(Decimal(d["revenue"]) * 100),
-                        updated_at,
-                    ),
-                )
-            db.execute(
-                "insert into applied_batches values (?, ?)"
-                " on conflict(query) do update set batch_id = excluded.batch_id",
-                (query, batch_id),
-            )
-            db.execute("commit")
-        except BaseException:
-            db.execute("rollback")
-            raise
-    return True
-
-
-def read(path: Path, campaign_id: str | None = None) -> list[dict[str, Any]]:
-    """Current counters with CTR (clicks / impressions) and ROAS (revenue / cost)."""
-    if not path.exists():
-        return []
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
-        sql = (
-            "select campaign_id, impressions, clicks, conversions, cost_micros, revenue_cents, updated_at"
-            " from ad_counters"
+    keys = _Keys(key)
+    campaign_keys: list[str] = []
+    args: list[Any] = [query, int(batch_id), updated_at]
+    for d in deltas:
+        values = (
+            int(d["impressions"]),
+            int(d["clicks"]),
+            int(d["conversions"]),
+            int(Decimal(d["cost"]) * 1_000_000),
+            int(Decimal(d["revenue"]) * 100),
         )
-        args: tuple[Any, ...] = ()
-        if campaign_id is not None:
-            sql += " where campaign_id = ?"
-            args = (campaign_id,)
-        try:
-            rows = db.execute(sql + " order by campaign_id", args).fetchall()
-        except sqlite3.OperationalError:  # the job has not created the table yet
-            return []
-    return [with_ratios(*row) for row in rows]
+        campaign_keys.append(keys.campaign(str(d["campaign_id"])))
+        args += [str(d["campaign_id"]), *values]
+    # every value is an int before the script runs: a script that failed halfway would keep its
+    # first increments (Redis scripts are atomic, not rolled back)
+    return bool(_run(client, _APPLY, [keys.batches, keys.campaigns, *campaign_keys], args))
+
+
+def applied_batch(client: redis.Redis, key: str, query: str) -> int | None:
+    """The last batch id of `query` applied to the store (None: none yet)."""
+    value = client.hget(_Keys(key).batches, query)
+    return None if value is None else int(value)
+
+
+def read(client: redis.Redis, key: str, campaign_id: str | None = None) -> list[dict[str, Any]]:
+    """Current counters with CTR (clicks / impressions) and ROAS (revenue / cost), by campaign."""
+    keys = _Keys(key)
+    flat = _run(client, _READ, [keys.campaigns], [keys.campaign_prefix, campaign_id or ""])
+    rows = []
+    for i in range(0, len(flat), 2):
+        pairs = flat[i + 1]
+        values = dict(zip(pairs[::2], pairs[1::2], strict=True))
+        impressions, clicks, conversions, cost_micros, revenue_cents = (int(values.get(f, 0)) for f in FIELDS)
+        rows.append(
+            with_ratios(
+                flat[i], impressions, clicks, conversions, cost_micros, revenue_cents, values.get("updated_at", "")
+            )
+        )
+    return sorted(rows, key=lambda r: r["campaign_id"])
 
 
 def with_ratios(

@@ -7,7 +7,7 @@ Two streaming queries share one SparkSession:
   :class:`MetricsSink` (window metrics to the `real-time-metrics` topic and the lake table,
   anomaly rules against the previous window, alerts to the `alerts` topic and the webhooks);
 * ``ad_counters``: the ad-events topic -> parse -> watermark -> dedup -> foreachBatch
-  :class:`AdCounterSink` (per-campaign increments into the counter store, exactly once).
+  :class:`AdCounterSink` (per-campaign increments into the Redis counter store, exactly once).
 
 Both resume from their checkpoints. The driver loop writes a heartbeat file after every
 micro-batch (progress, Kafka end offsets, watermark, events dropped as later than the watermark)
@@ -183,17 +183,31 @@ class MetricsSink:
 
 
 class AdCounterSink:
-    """foreachBatch of the ad-counters query: per-campaign increments, exactly once."""
+    """foreachBatch of the ad-counters query: per-campaign increments into Redis, exactly once
+    (the batch id is checked and recorded in the same atomic script as the increments)."""
 
-    def __init__(self, config: StreamConfig) -> None:
+    def __init__(self, settings: Settings, config: StreamConfig) -> None:
+        self.settings = settings
         self.config = config
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = counters.connect(self.settings)
+        return self._client
 
     def __call__(self, ad_events: DataFrame, batch_id: int) -> None:
         deltas = [r.asDict() for r in ad_counter_deltas(ad_events).collect()]
         for d in deltas:
             d["cost"] = Decimal(d["cost"])
             d["revenue"] = Decimal(d["revenue"])
-        counters.apply(self.config.counters_db, "ad_counters", batch_id, deltas, _now())
+        counters.apply(self.client, self.config.counters_key, "ad_counters", batch_id, deltas, _now())
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
 
 def _source(spark: SparkSession, settings: Settings, config: StreamConfig, topics: tuple[str, ...]) -> DataFrame:
@@ -214,7 +228,11 @@ def _deduplicated(events: DataFrame, config: StreamConfig) -> DataFrame:
 
 
 def start_queries(
-    spark: SparkSession, settings: Settings, config: StreamConfig, metrics_sink: MetricsSink | None = None
+    spark: SparkSession,
+    settings: Settings,
+    config: StreamConfig,
+    metrics_sink: MetricsSink | None = None,
+    counter_sink: AdCounterSink | None = None,
 ) -> dict[str, StreamingQuery]:
     """Start both queries (each from its checkpoint) and return them by name."""
     trigger: dict[str, Any] = {"availableNow": True} if config.available_now else {"processingTime": config.trigger}
@@ -232,7 +250,7 @@ def start_queries(
     started["ad_counters"] = (
         ads.writeStream.queryName("ad_counters")
         .outputMode("append")
-        .foreachBatch(AdCounterSink(config))
+        .foreachBatch(counter_sink or AdCounterSink(settings, config))
         .option("checkpointLocation", str(config.checkpoints / "ad_counters"))
         .trigger(**trigger)
         .start()
@@ -321,6 +339,8 @@ def run(
     drained; returns the final heartbeat. Raises when a query fails (the supervisor restarts)."""
     from watershed.spark import spark_session
 
+    counter_sink = AdCounterSink(settings, config)
+    counters.ping(counter_sink.client)  # no Redis: fail now, not at the first ad-events batch
     config.home.mkdir(parents=True, exist_ok=True)
     config.pid_file.write_text(str(os.getpid()))
     own_session = spark is None
@@ -335,7 +355,7 @@ def run(
             signal.signal(sig, lambda *_: stop.set())
     heartbeat = Heartbeat(config)
     sink = MetricsSink(settings, config)
-    queries = start_queries(spark, settings, config, sink)
+    queries = start_queries(spark, settings, config, sink, counter_sink)
     heartbeat.write("running")
     written = time.monotonic()
     try:
@@ -364,6 +384,7 @@ def run(
         if heartbeat.status != "failed":
             heartbeat.write("stopped")
         sink.close()
+        counter_sink.close()
         config.pid_file.unlink(missing_ok=True)
         if own_session:
             spark.stop()

@@ -1,5 +1,5 @@
-"""Helpers for the streaming tests: isolated topics on the test broker, events built from the
-contract's shapes, and reading a topic back."""
+"""Helpers for the streaming tests: isolated topics on the test broker (and ad counter keys in the
+test Redis), events built from the contract's shapes, and reading a topic back."""
 
 from __future__ import annotations
 
@@ -103,6 +103,7 @@ class Topics:
             source_topics=tuple(self.prefix + t for t in SOURCE_TOPICS),
             metrics_topic=self.prefix + METRICS_TOPIC,
             alerts_topic=self.prefix + ALERTS_TOPIC,
+            counters_key=f"watershed:{self.prefix}ad_counters",  # as `stream run --topic-prefix`
             **options,
         )
 
@@ -110,6 +111,16 @@ class Topics:
 @pytest.fixture
 def topics(kafka_bootstrap: str) -> Iterator[Topics]:
     yield Topics(kafka_bootstrap, f"t{uuid.uuid4().hex[:8]}-")
+
+
+@pytest.fixture
+def redis_client(stack_settings: Settings) -> Iterator[Any]:
+    """A client of the test stack's Redis (the real redis-server the session started)."""
+    from spark_jobs.streaming import counters
+
+    client = counters.connect(stack_settings)
+    yield client
+    client.close()
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ METRIC_KEYS = (
 )
 
 
-def test_window_metrics_equal_a_batch_recomputation(spark, stack_settings, topics, tmp_path, traffic):
+def test_window_metrics_equal_a_batch_recomputation(spark, stack_settings, topics, tmp_path, traffic, redis_client):
     # every 40th event retried (same id) right after the original: dropped within the watermark
     topics.send([copy for i, e in enumerate(traffic) for copy in ([e, dict(e)] if i % 40 == 0 else [e])])
     config = topics.config(tmp_path, window="15 minutes", watermark="2 hours", max_offsets_per_trigger=1200)
@@ -62,7 +62,7 @@ def test_window_metrics_equal_a_batch_recomputation(spark, stack_settings, topic
     assert sorted(r["total_events"] for r in lake) == sorted(r["total_events"] for r in expected.values())
     assert sum(r["revenue"] for r in lake) == sum(Decimal(r["revenue"]) for r in expected.values())
 
-    live = {c["campaign_id"]: c for c in counters.read(config.counters_db)}
+    live = {c["campaign_id"]: c for c in counters.read(redis_client, config.counters_key)}
     want = recompute.ad_counters(traffic)
     assert {k: {f: live[k][f] for f in want[k]} for k in live} == want
     assert heartbeat["queries"]["metrics"]["late_events_total"] == 0

@@ -34,7 +34,7 @@ def start(topics, home: Path, *extra: str) -> subprocess.Popen:  # type: ignore[
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=open(home / "job.err", "ab"))
 
 
-def test_kill_9_and_restart_do_not_double_count(stack_settings, topics, tmp_path):
+def test_kill_9_and_restart_do_not_double_count(stack_settings, topics, tmp_path, redis_client):
     simulation = simulate(GeneratorConfig(seed=11, days=1, events=1200))
     traffic = [json.loads(dumps(p), parse_float=Decimal) for p in payloads(simulation.events.table(), received_at=True)]
     # the day in 48 half-hour chunks, each sent to every topic before the next (event time moves
@@ -81,7 +81,8 @@ def test_kill_9_and_restart_do_not_double_count(stack_settings, topics, tmp_path
     assert sorted(r["total_events"] for r in lake) == sorted(r["total_events"] for r in expected.values())
 
     assert read_json(tmp_path / "heartbeat.json")["queries"]["metrics"]["late_events_total"] == 0
-    live = {c["campaign_id"]: c for c in counters.read(tmp_path / "ad_counters.sqlite")}
+    # `stream run --topic-prefix P` keeps its counters under watershed:<P>ad_counters in Redis
+    live = {c["campaign_id"]: c for c in counters.read(redis_client, f"watershed:{topics.prefix}ad_counters")}
     want = recompute.ad_counters(traffic)
     assert {k: {f: live[k][f] for f in want[k]} for k in live} == want
 

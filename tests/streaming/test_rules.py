@@ -1,5 +1,5 @@
 """Pure parts of the real-time job on inline data: anomaly rules over consecutive windows, webhook
-payloads, the counter store's exactly-once apply, durations, supervision arithmetic."""
+payloads, durations, supervision arithmetic (the counter store: test_counters_redis.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from spark_jobs.streaming import counters, rules, supervise, webhooks
+from spark_jobs.streaming import rules, supervise, webhooks
 from spark_jobs.streaming.config import StreamConfig, StreamConfigError, Thresholds, seconds
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -69,34 +69,14 @@ def test_webhook_payloads():
     }
 
 
-def test_counters_apply_each_batch_once(tmp_path):
-    db = tmp_path / "c.sqlite"
-    delta = {"campaign_id": "c1", "impressions": 100, "clicks": 4, "conversions": 1}
-    assert counters.apply(db, "q", 0, [delta | {"cost": Decimal("0.5"), "revenue": Decimal("20.00")}], "t0")
-    assert not counters.apply(db, "q", 0, [delta | {"cost": Decimal("0.5"), "revenue": Decimal("20.00")}], "t1")
-    assert counters.apply(db, "q", 1, [delta | {"cost": Decimal("0.5"), "revenue": Decimal("5.00")}], "t2")
-    assert counters.read(db) == [
-        {
-            "campaign_id": "c1",
-            "impressions": 200,
-            "clicks": 8,
-            "conversions": 2,
-            "ctr": 0.04,
-            "cost": "1.000000",
-            "revenue": "25.00",
-            "roas": 25.0,
-            "updated_at": "t2",
-        }
-    ]
-    assert counters.read(db, "other") == [] and counters.read(tmp_path / "missing.sqlite") == []
-
-
 def test_durations_and_config_checks(tmp_path):
     assert (seconds("5 minutes"), seconds("10 seconds"), seconds("500 ms"), seconds("1 hour")) == (300, 10, 0.5, 3600)
     with pytest.raises(StreamConfigError, match="not a duration"):
         StreamConfig(window="five minutes")
     with pytest.raises(StreamConfigError, match="spike ratio"):
         StreamConfig(thresholds=Thresholds(spike_ratio=0.5))
+    with pytest.raises(StreamConfigError, match="counters key"):
+        StreamConfig(counters_key="{ad}")
     with pytest.raises(StreamConfigError, match="routing key"):
         StreamConfig(pagerduty_url="https://events.pagerduty.com/v2/enqueue")
     assert StreamConfig(home=tmp_path).ad_topic == "ad-events"
