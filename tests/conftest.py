@@ -38,8 +38,8 @@ def stack_settings(stack_env: dict[str, str]) -> Iterator[Settings]:
     os.environ.update(stack_env)
     settings = Settings()
     stack = Stack(settings)
-    stack.up(echo=lambda _: None)
     try:
+        stack.up(echo=lambda _: None)
         yield settings
     finally:
         stack.down(echo=lambda _: None)

@@ -423,6 +423,9 @@ class Stack:
         self.services = [SERVICES[n](settings) for n in chosen]
 
     def up(self, echo: Echo = print) -> None:
+        for service in self.services:  # a missing piece stops `up` before anything starts
+            if service.pidfile.running_pid() is None:
+                service.check_installed()
         for service in self.services:
             pid = service.pidfile.running_pid()
             if pid is not None and service.healthy():
