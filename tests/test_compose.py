@@ -36,7 +36,7 @@ GRAFANA = ROOT / "docker" / "grafana"
 
 AIRFLOW = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
 ONE_SHOT = {"kafka-init", "minio-init", "airflow-init"}
-LONG_RUNNING = {"kafka", "minio", "postgres", "collector", "prometheus", "grafana"} | AIRFLOW
+LONG_RUNNING = {"kafka", "minio", "redis", "postgres", "collector", "prometheus", "grafana"} | AIRFLOW
 EXPECTED_SERVICES = LONG_RUNNING | ONE_SHOT
 
 # The topics of the platform, as the issue lists them (watershed.settings.DEFAULT_TOPICS too).
