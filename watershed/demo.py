@@ -145,7 +145,11 @@ def _marts(settings: Settings, day: date) -> dict[str, Any]:
                 "select table_name, table_schema from information_schema.tables where table_schema like '%marts'"
             ).fetchall()
         )
-        one = lambda sql: con.execute(sql, [day]).fetchone()  # noqa: E731
+        def one(sql: str) -> tuple[Any, ...]:
+            row = con.execute(sql, [day]).fetchone()
+            assert row is not None  # an aggregate without GROUP BY returns one row
+            return row
+
         # schema names come from the warehouse's own catalog; the day is a bound parameter
         sessions = one(f'select count(*) from "{schema["fct_sessions"]}".fct_sessions where session_date = ?')  # noqa: S608
         revenue_table = f'"{schema["daily_revenue"]}".daily_revenue'

@@ -160,10 +160,8 @@ def _attach(con: Any, table: RawTable, day: date, folder: Path, files: list[Path
     con.execute(f"DELETE FROM {PARTITIONS} WHERE table_name = ? AND {PARTITION_COLUMN} = ?", [table.name, day])  # noqa: S608
     if files:  # a folder without data files (an empty day) is left out: read_parquet needs a file
         con.execute(f"INSERT INTO {PARTITIONS} VALUES (?, ?, ?)", [table.name, day, str(folder)])  # noqa: S608
-    attached = con.execute(
-        f"SELECT {PARTITION_COLUMN}, folder FROM {PARTITIONS} WHERE table_name = ? ORDER BY 1",
-        [table.name],  # noqa: S608
-    ).fetchall()
+    listed = f"SELECT {PARTITION_COLUMN}, folder FROM {PARTITIONS} WHERE table_name = ? ORDER BY 1"  # noqa: S608
+    attached = con.execute(listed, [table.name]).fetchall()
     con.execute(view_sql(table, [(dt, Path(folder)) for dt, folder in attached]))
     if not files:
         return 0
