@@ -145,6 +145,7 @@ def _marts(settings: Settings, day: date) -> dict[str, Any]:
                 "select table_name, table_schema from information_schema.tables where table_schema like '%marts'"
             ).fetchall()
         )
+
         def one(sql: str) -> tuple[Any, ...]:
             row = con.execute(sql, [day]).fetchone()
             assert row is not None  # an aggregate without GROUP BY returns one row
