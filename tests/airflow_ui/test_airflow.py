@@ -173,20 +173,20 @@ def airflow(
         "WATERSHED_QUALITY_VOLUME_BAND": "1.0",
     }
     saved = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)  # Airflow's environment starts from ours
     stack = Stack(settings, ["airflow"])
     try:
-        stack.up(echo=print)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    try:
+        os.environ.update(extra)  # Airflow's environment starts from ours
+        try:
+            stack.up(echo=print)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         yield AirflowUnderTest(settings, password, traffic)
     finally:
-        stack.down(echo=print)
+        stack.down(echo=print)  # also stops an Airflow that a failed `up` left behind
 
 
 def wait_for_runs(airflow: AirflowUnderTest, run_ids: list[str], timeout: float) -> dict[str, str]:
