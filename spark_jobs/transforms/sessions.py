@@ -50,16 +50,15 @@ def sessionize(events: DataFrame, rules: SessionRules) -> DataFrame:
     # evaluated where the agent differs from the previous event's and the verdict carried forward.
     changed = ~F.lag("user_agent").over(order).eqNullSafe(F.col("user_agent"))
     visits = visits.withColumns({"_starts": starts, "_verdict": F.when(changed, is_bot())})
+    # session_id is hashed at each session's first event (not at every event) and carried forward
+    first_id = session_id(F.col("user_key"), F.col("event_id"))
     visits = visits.withColumns(
         {
             "is_bot": F.coalesce(F.last("_verdict", ignorenulls=True).over(running), F.lit(False)),
-            "_first_event_id": F.last(F.when(F.col("_starts"), F.col("event_id")), ignorenulls=True).over(running),
+            "session_id": F.last(F.when(F.col("_starts"), first_id), ignorenulls=True).over(running),
             "session_start": F.last(F.when(F.col("_starts"), F.col("occurred_at")), ignorenulls=True).over(running),
         }
-    )
-    visits = visits.withColumn("session_id", session_id(F.col("user_key"), F.col("_first_event_id"))).drop(
-        "_starts", "_verdict", "_first_event_id"
-    )
+    ).drop("_starts", "_verdict")
     others = keyed.where(~in_session).withColumns(
         {"is_bot": is_bot(), "session_id": F.lit(None).cast("string"), "session_start": F.lit(None).cast("timestamp")}
     )
