@@ -25,6 +25,7 @@ import pendulum
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import Asset, chain, dag, task
+from airflow.timetables.interval import CronDataIntervalTimetable
 
 REPO = Path(__file__).resolve().parents[1]
 SPARK_ENTRY = str(REPO / "watershed" / "spark_submit.py")
@@ -71,7 +72,9 @@ def spark_step(task_id: str, *args: str, outlets: list[Asset]) -> SparkSubmitOpe
 
 
 @dag(
-    schedule="@daily",
+    # A day's run starts after the day ends and {{ ds }} is that day. (A plain "@daily" is Airflow
+    # 3's CronTriggerTimetable: it runs at midnight with ds = the day just starting, still empty.)
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -103,3 +103,18 @@ def test_daily_spark_steps_use_the_spark_connection(dagbag) -> None:  # type: ig
     assert {t._conn_id for t in spark_tasks.values()} == {"spark_default"}
     assert spark_tasks["sessionize"].application_args == ["sessionize", "--date", "{{ ds }}"]
     assert [o.uri for o in spark_tasks["sessionize"].outlets] == ["watershed://lake/silver/sessions"]
+
+
+def test_a_scheduled_daily_run_processes_the_day_that_just_ended(dagbag) -> None:  # type: ignore[no-untyped-def]
+    from airflow.timetables.base import TimeRestriction
+
+    dag = dagbag.dags["ecommerce_daily"]
+    start = dag.start_date
+    first = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=None, restriction=TimeRestriction(earliest=start, latest=None, catchup=True)
+    )
+    assert first is not None
+    # the run for 2026-11-01 ({{ ds }}) covers that whole day and starts when it is over
+    assert (first.data_interval.start, first.data_interval.end) == (start, start + timedelta(days=1))
+    assert first.logical_date == start
+    assert first.run_after == start + timedelta(days=1)
