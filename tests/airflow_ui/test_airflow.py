@@ -202,6 +202,14 @@ def wait_for_runs(airflow: AirflowUnderTest, run_ids: list[str], timeout: float)
         time.sleep(10)
 
 
+def backfill_runs(airflow: AirflowUnderTest) -> dict[str, dict[str, Any]]:
+    """The backfill runs by logical date (YYYY-MM-DD). Airflow 3 names a run after its run_after
+    (`backfill__<run_after>`), which under ecommerce_daily's data-interval timetable is the end of
+    the day it processes, so runs are matched by logical date, never by a guessed run_id."""
+    runs = airflow.api("dags/ecommerce_daily/dagRuns", run_type="backfill", limit=100)["dag_runs"]
+    return {r["logical_date"][:10]: r for r in runs}
+
+
 def expected_day(airflow: AirflowUnderTest, day: date) -> dict[str, Any]:
     """The generator's ground truth for one day: orders, revenue, refunds, purchases."""
     revenue = [r for r in airflow.truth_rows("revenue_daily") if r["date"] == day]
@@ -356,15 +364,21 @@ def test_a_three_day_backfill_runs_every_day_and_the_marts_equal_the_truth(airfl
     )  # fmt: skip
     assert created.returncode == 0, created.stdout + created.stderr
 
-    run_ids = [f"backfill__{d.isoformat()}T00:00:00+00:00" for d in days]
+    # the runs are recorded at once; each is named after the end of its day (its run_after)
+    runs = backfill_runs(airflow)
+    assert sorted(runs) == [d.isoformat() for d in days]
+    for day in days:
+        run = runs[day.isoformat()]
+        assert run["dag_run_id"] == f"backfill__{(day + timedelta(days=1)).isoformat()}T00:00:00+00:00"
+        assert (run["data_interval_start"], run["data_interval_end"]) == (
+            f"{day.isoformat()}T00:00:00Z", f"{(day + timedelta(days=1)).isoformat()}T00:00:00Z",
+        )  # fmt: skip
+    run_ids = [runs[d.isoformat()]["dag_run_id"] for d in days]
     states = wait_for_runs(airflow, run_ids, timeout=1300)
     print("backfill runs:", states)
     failed = [airflow.failure_report(r) for r in run_ids if states.get(r) != "success"]
     assert states == dict.fromkeys(run_ids, "success"), "\n".join(failed)
 
-    runs = {r["dag_run_id"]: r for r in airflow.api("dags/ecommerce_daily/dagRuns", run_type="backfill")["dag_runs"]}
-    assert sorted(runs) == run_ids
-    assert [runs[r]["logical_date"] for r in run_ids] == [f"{d.isoformat()}T00:00:00Z" for d in days]
     for run_id in run_ids:
         assert set(airflow.task_states(run_id).values()) == {"success"}, run_id
     listed = airflow.cli("dags", "list-runs", "ecommerce_daily", "-o", "json")  # what docs/airflow.md shows
