@@ -65,37 +65,8 @@ def _missing(name: str) -> Column:
     return column.isNull()
 
 
-def reason(rules: TimeRules) -> Column:
-    """The first quarantine reason that applies to a bronze row, or null (it reads the column
-    ``_property_keys``, the keys of ``properties``, which with_quarantine_reason adds)."""
-    checks = quality_inputs()["events"]
-    cases: list[tuple[Column, Column | str]] = [
-        (F.col("parse_error").isNotNull(), F.col("parse_error")),
-        (F.col("event_type").isNull(), MISSING + "event_type"),
-        (~F.col("event_type").isin(list(EVENT_TYPES)), UNKNOWN_EVENT_TYPE),
-    ]
-    cases += [(_missing(name), MISSING + name) for name in checks.required_columns if name != "event_type"]
-    for group in checks.at_least_one_of:
-        cases.append((F.coalesce(*[F.col(n) for n in group]).isNull(), MISSING + "_or_".join(group)))
-    for event_type, names in checks.required_by_event_type.items():
-        cases += [((F.col("event_type") == event_type) & _missing(name), MISSING + name) for name in names]
-    cases += [(~F.col(name).rlike(pattern), f"{MALFORMED}:{name}") for name, pattern in checks.patterns.items()]
-    keys = F.col("_property_keys")  # computed once per row by with_quarantine_reason
-    cases += [
-        (F.col("properties").isNotNull() & keys.isNull(), f"{MALFORMED}:properties"),
-        (
-            (F.size(keys) > MAX_PROPERTIES_KEYS) | (F.octet_length("properties") > MAX_PROPERTIES_BYTES),
-            OVERSIZE_PROPERTIES,
-        ),
-    ]
-    occurred, ref = micros("occurred_at"), micros(reference_time())
-    cases += [
-        (occurred > ref + F.lit(span(rules.max_clock_skew)), FUTURE_TIMESTAMP),
-        (
-            (occurred < ref - F.lit(span(rules.max_event_age))) | (occurred < F.lit(instant(rules.earliest))),
-            OUTSIDE_RETENTION,
-        ),
-    ]
+def _first_applying(cases: list[tuple[Column, Column | str]]) -> Column:
+    """CASE WHEN c1 THEN r1 WHEN c2 THEN r2 ... ELSE NULL END."""
     result = None
     for condition, label in cases:
         value = F.lit(label) if isinstance(label, str) else label
@@ -104,10 +75,53 @@ def reason(rules: TimeRules) -> Column:
     return result.otherwise(F.lit(None).cast("string"))
 
 
+def properties_reason() -> Column:
+    """``malformed_field:properties`` when properties is not a JSON object, else
+    ``oversize_properties`` when it has more keys or bytes than the contract allows, else null.
+
+    The JSON is parsed once per row: the key count appears in exactly one place of the
+    expression. (Written as two conditions over one keys column, the optimizer substitutes the
+    parse into both when it pushes the validity filter down, and every row is parsed twice.)"""
+    properties = F.col("properties")
+    # -1: not a JSON object; MAX + 1: too many keys; anything else: a key count within the limit
+    # (least() skips nulls, so the null of a non-object becomes -1 first)
+    keys = F.least(F.coalesce(F.size(F.json_object_keys(properties)), F.lit(-1)), F.lit(MAX_PROPERTIES_KEYS + 1))
+    verdict = F.create_map(
+        F.lit(-1), F.lit(f"{MALFORMED}:properties"), F.lit(MAX_PROPERTIES_KEYS + 1), F.lit(OVERSIZE_PROPERTIES)
+    )
+    too_long = F.when(F.octet_length(properties) > MAX_PROPERTIES_BYTES, F.lit(OVERSIZE_PROPERTIES))
+    return F.when(properties.isNotNull(), F.coalesce(F.try_element_at(verdict, keys), too_long))
+
+
+def reason(rules: TimeRules) -> Column:
+    """The first quarantine reason that applies to a bronze row, or null."""
+    checks = quality_inputs()["events"]
+    fields: list[tuple[Column, Column | str]] = [
+        (F.col("parse_error").isNotNull(), F.col("parse_error")),
+        (F.col("event_type").isNull(), MISSING + "event_type"),
+        (~F.col("event_type").isin(list(EVENT_TYPES)), UNKNOWN_EVENT_TYPE),
+    ]
+    fields += [(_missing(name), MISSING + name) for name in checks.required_columns if name != "event_type"]
+    for group in checks.at_least_one_of:
+        fields.append((F.coalesce(*[F.col(n) for n in group]).isNull(), MISSING + "_or_".join(group)))
+    for event_type, names in checks.required_by_event_type.items():
+        fields += [((F.col("event_type") == event_type) & _missing(name), MISSING + name) for name in names]
+    fields += [(~F.col(name).rlike(pattern), f"{MALFORMED}:{name}") for name, pattern in checks.patterns.items()]
+    occurred, ref = micros("occurred_at"), micros(reference_time())
+    times: list[tuple[Column, Column | str]] = [
+        (occurred > ref + F.lit(span(rules.max_clock_skew)), FUTURE_TIMESTAMP),
+        (
+            (occurred < ref - F.lit(span(rules.max_event_age))) | (occurred < F.lit(instant(rules.earliest))),
+            OUTSIDE_RETENTION,
+        ),
+    ]
+    # coalesce evaluates left to right and stops at the first non-null: the order of the reasons
+    return F.coalesce(_first_applying(fields), properties_reason(), _first_applying(times))
+
+
 def with_quarantine_reason(bronze: DataFrame, rules: TimeRules) -> DataFrame:
     """Bronze rows plus ``quarantine_reason`` (null for a valid row)."""
-    with_keys = bronze.withColumn("_property_keys", F.json_object_keys("properties"))
-    return with_keys.withColumn("quarantine_reason", reason(rules)).drop("_property_keys")
+    return bronze.withColumn("quarantine_reason", reason(rules))
 
 
 def valid_events(checked: DataFrame) -> DataFrame:

@@ -40,6 +40,11 @@ def test_each_invalid_row_gets_its_reason(spark, bronze):
         {"event_id": uid("props-list"), "properties": '["not", "an", "object"]'},
         {"event_id": uid("props-big"), "properties": "{" + ",".join(f'"k{i}":{i}' for i in range(51)) + "}"},
         {"event_id": uid("props-ok"), "properties": "{" + ",".join(f'"k{i}":{i}' for i in range(50)) + "}"},
+        # 8,192 bytes is the limit, whatever the key count; a broken object is malformed, however long
+        {"event_id": uid("props-8192"), "properties": '{"k":"' + "x" * (8192 - 8) + '"}'},
+        {"event_id": uid("props-8193"), "properties": '{"k":"' + "x" * (8192 - 7) + '"}'},
+        {"event_id": uid("props-long-broken"), "properties": '{"k":"' + "x" * 9000},
+        {"event_id": uid("props-ahead"), "properties": "{}", "occurred_at": T0 + timedelta(hours=1), "received_at": T0},
         {"event_id": uid("no-type"), "event_type": None},
         {"event_id": uid("odd-type"), "event_type": "teleport"},
         {"event_id": None},
@@ -80,6 +85,10 @@ def test_each_invalid_row_gets_its_reason(spark, bronze):
             Row(event_id=uid("props-list"), quarantine_reason="malformed_field:properties"),
             Row(event_id=uid("props-big"), quarantine_reason="oversize_properties"),
             Row(event_id=uid("props-ok"), quarantine_reason=None),
+            Row(event_id=uid("props-8192"), quarantine_reason=None),
+            Row(event_id=uid("props-8193"), quarantine_reason="oversize_properties"),
+            Row(event_id=uid("props-long-broken"), quarantine_reason="malformed_field:properties"),
+            Row(event_id=uid("props-ahead"), quarantine_reason="future_timestamp"),
             Row(event_id=uid("no-type"), quarantine_reason="missing_required_field:event_type"),
             Row(event_id=uid("odd-type"), quarantine_reason="unknown_event_type"),
             Row(event_id=None, quarantine_reason="missing_required_field:event_id"),
@@ -97,7 +106,7 @@ def test_each_invalid_row_gets_its_reason(spark, bronze):
     # every row is either valid or quarantined with its raw value and lineage
     assertDataFrameEqual(
         valid_events(checked).select("event_id"),
-        [Row(event_id=uid(e)) for e in ("ok", "props-ok", "ahead-ok", "old-ok")],
+        [Row(event_id=uid(e)) for e in ("ok", "props-ok", "props-8192", "ahead-ok", "old-ok")],
     )
     quarantine = quarantined(checked)
     assert quarantine.count() + valid_events(checked).count() == rows.count()
