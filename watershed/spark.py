@@ -54,6 +54,10 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, Any]:
         # without these the first query waits on broadcast/adaptive defaults tuned for clusters
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        # No partial top-1 before the shuffle of `row_number() == 1` windows (the deduplication):
+        # nearly every event_id is unique, so the pre-shuffle sort of every row removes almost
+        # nothing. Measured on the 10M-event sessionize benchmark: 229 -> 213 s.
+        "spark.sql.optimizer.windowGroupLimitThreshold": "-1",
     }
     if settings.spark_master_url.startswith("local"):
         conf["spark.ui.enabled"] = "false"
