@@ -129,12 +129,15 @@ def main() -> None:
         t0 = time.monotonic()
         producer.start()
         batches: dict[int, dict[str, Any]] = {}
+        ad_batches: dict[int, dict[str, Any]] = {}
         lags: list[tuple[float, int]] = []
         next_lag = t0
         while producer.is_alive() or time.monotonic() - t0 < args.duration + 2 * seconds(args.trigger):
-            beat = read_json(config.heartbeat).get("queries", {}).get("metrics", {})
-            if beat.get("last_batch_id", -1) >= 0:
-                batches.setdefault(beat["last_batch_id"], {**beat, "seen": time.monotonic() - t0})
+            beats = read_json(config.heartbeat).get("queries", {})
+            for seen, beat in ((batches, beats.get("metrics", {})), (ad_batches, beats.get("ad_counters", {}))):
+                if beat.get("last_batch_id", -1) >= 0:
+                    seen.setdefault(beat["last_batch_id"], {**beat, "seen": time.monotonic() - t0})
+            beat = beats.get("metrics", {})
             if time.monotonic() >= next_lag:
                 try:
                     lag = lag_from(beat.get("end_offsets", {}), latest_offsets(settings, config.source_topics))
@@ -168,6 +171,13 @@ def main() -> None:
          - datetime.fromisoformat(m["window_end"].replace("Z", "+00:00"))).total_seconds()
         for m in metrics
     ]  # fmt: skip
+    # where a metrics batch's time goes (median ms per phase), and the other query's batches
+    phases = sorted({k for b in measured for k in b.get("phase_ms", {})})
+    phase_p50 = {k: statistics.median(b.get("phase_ms", {}).get(k, 0) for b in measured) for k in phases}
+    state_commit_p50 = statistics.median(b.get("state_commit_ms", 0) for b in measured) if measured else None
+    ads = [
+        b["batch_duration_ms"] / 1000 for b in ad_batches.values() if b["seen"] >= args.warmup and b.get("input_rows")
+    ]
     steady_lags = [lag for at, lag in lags if at >= args.warmup]
     trigger_s, watermark_s = seconds(args.trigger), seconds(args.watermark)
     result = {
@@ -182,6 +192,9 @@ def main() -> None:
         "p95_batch_s": pct(durations, 0.95),
         "max_batch_s": max(durations) if durations else None,
         "trigger_s": trigger_s,
+        "metrics_phase_p50_ms": phase_p50,
+        "metrics_state_commit_p50_ms": state_commit_p50,
+        "ad_counters_p50_p95_batch_s": [pct(ads, 0.5), pct(ads, 0.95)],
         "lag_samples": steady_lags,
         "max_lag_after_warmup": max(steady_lags) if steady_lags else None,
         "windows_published": len(metrics),
@@ -203,6 +216,8 @@ third process, all on this machine. 1-minute load average {load_before:.1f} befo
 | events sent | {sent} |
 | sustained events/s (rows of measured batches / their span) | {_f(result["sustained_events_per_s"], 0)} |
 | micro-batch duration p50 / p95 / max | {_f(result["p50_batch_s"])} / {_f(result["p95_batch_s"])} / {_f(result["max_batch_s"])} s (trigger {trigger_s:g} s) |
+| metrics batch, median ms per phase | {", ".join(f"{k} {v:.0f}" for k, v in phase_p50.items())} (state commits {_f(state_commit_p50, 0)}) |
+| ad-counters batch duration p50 / p95 | {_f(result["ad_counters_p50_p95_batch_s"][0])} / {_f(result["ad_counters_p50_p95_batch_s"][1])} s |
 | consumer lag after warm-up (records, sampled every 5 s) | max {result["max_lag_after_warmup"]}, last {steady_lags[-1] if steady_lags else None} |
 | windows published / events in them | {len(metrics)} / {result["events_in_published_windows"]} |
 | freshness (window end -> metrics record) p50 / p95 | {_f(result["freshness_p50_s"])} / {_f(result["freshness_p95_s"])} s (goal <= {result["freshness_goal_s"]:g} s) |
