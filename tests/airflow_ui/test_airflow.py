@@ -86,6 +86,8 @@ class AirflowUnderTest:
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # as docs/airflow.md says: wait for SQLite's write lock while the scheduler holds it
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "watershed.airflow_db.SQLITE_CONNECT_ARGS",
         }
         return subprocess.run(
             [str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False

@@ -363,6 +363,9 @@ class Airflow(Service):
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # several processes write one SQLite file: wait for its lock, don't fail after 5 s
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "watershed.airflow_db.SQLITE_CONNECT_ARGS",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "watershed.airflow_db.SQLITE_CONNECT_ARGS_ASYNC",
             # LocalExecutor starts one worker per slot: 32 by default, far too many for a laptop
             "AIRFLOW__CORE__PARALLELISM": str(max(4, 2 * (os.cpu_count() or 2))),
             "AIRFLOW__API__HOST": "127.0.0.1",
