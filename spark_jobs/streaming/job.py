@@ -277,9 +277,14 @@ def new_progress(query: StreamingQuery, after: int) -> list[dict[str, Any]]:
     return [json.loads(p.json()) for p in jquery.recentProgress() if p.batchId() > after]
 
 
+def state_total(progress: dict[str, Any], figure: str) -> int:
+    """One figure of a micro-batch's progress summed over its stateful operators."""
+    return sum(int(op.get(figure, 0)) for op in progress.get("stateOperators", []))
+
+
 def late_rows(progress: dict[str, Any]) -> int:
     """Rows a micro-batch's stateful operators dropped for being older than the watermark."""
-    return sum(int(op.get("numRowsDroppedByWatermark", 0)) for op in progress.get("stateOperators", []))
+    return state_total(progress, "numRowsDroppedByWatermark")
 
 
 def end_offsets(progress: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -328,8 +333,8 @@ class Heartbeat:
                 "batch_duration_ms": int(progress.get("batchDuration", 0)),
                 # where the batch's time went (addBatch = the query itself, with its sink)
                 "phase_ms": {k: int(v) for k, v in (progress.get("durationMs") or {}).items()},
-                "state_commit_ms": sum(int(op.get("commitTimeMs", 0)) for op in progress.get("stateOperators", [])),
-                "state_rows": sum(int(op.get("numRowsTotal", 0)) for op in progress.get("stateOperators", [])),
+                "state_commit_ms": state_total(progress, "commitTimeMs"),
+                "state_rows": state_total(progress, "numRowsTotal"),
                 "watermark": (progress.get("eventTime") or {}).get("watermark"),
             }
         )

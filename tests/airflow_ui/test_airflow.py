@@ -39,6 +39,7 @@ from pydantic import SecretStr
 from watershed.settings import REPO_ROOT, Settings
 from watershed.stack import Stack
 from watershed.stack.process import free_port
+from watershed.stack.stack import Airflow
 
 BIN = Path(sys.executable).parent
 FIRST_DAY = date(2026, 11, 2)
@@ -80,17 +81,15 @@ class AirflowUnderTest:
         return self.settings.state_dir / "logs" / "airflow.log"
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """`airflow ...` against this instance's metadata database, as a user would run it."""
-        env = {
-            **os.environ,
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            # as docs/airflow.md says: wait for SQLite's write lock while the scheduler holds it
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "watershed.airflow_db.SQLITE_CONNECT_ARGS",
-        }
+        """`airflow ...` against this instance's metadata database, with the configuration the
+        stack's own Airflow processes run with (home, dags, the SQLite lock wait)."""
         return subprocess.run(
-            [str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+            [str(BIN / "airflow"), *args],
+            env=Airflow(self.settings).environment(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     def api(self, path: str, **params: Any) -> Any:
