@@ -166,13 +166,13 @@ def main() -> None:
     rows = sum(b["input_rows"] for b in measured)
     span = (max(b["seen"] for b in measured) - min(b["seen"] for b in measured)) if len(measured) > 1 else float("nan")
     per_batch_rate = [b["processed_rows_per_second"] or 0 for b in measured]
-    fresh = [(_instant(m["emitted_at"]) - _instant(m["window_end"])).total_seconds() for m in metrics]
+    fresh = [(datetime.fromisoformat(m["emitted_at"]) - datetime.fromisoformat(m["window_end"])).total_seconds() for m in metrics]
     # freshness in two parts: when the batch that emitted a window started (its trigger time), after
     # the window's end, and how long after that start the record was on the topic
-    started = {i: _instant(b["batch_timestamp"]) for i, b in batches.items() if b.get("batch_timestamp")}
+    started = {i: datetime.fromisoformat(b["batch_timestamp"]) for i, b in batches.items() if b.get("batch_timestamp")}
     emitted_by = [(m, started[m["batch_id"]]) for m in metrics if m.get("batch_id") in started]
-    start_after_end = [(at - _instant(m["window_end"])).total_seconds() for m, at in emitted_by]
-    record_after_start = [(_instant(m["emitted_at"]) - at).total_seconds() for m, at in emitted_by]
+    start_after_end = [(at - datetime.fromisoformat(m["window_end"])).total_seconds() for m, at in emitted_by]
+    record_after_start = [(datetime.fromisoformat(m["emitted_at"]) - at).total_seconds() for m, at in emitted_by]
     # where a metrics batch's time goes (median ms per phase), and the other query's batches
     phases = sorted({k for b in measured for k in b.get("phase_ms", {})})
     phase_p50 = {k: statistics.median(b.get("phase_ms", {}).get(k, 0) for b in measured) for k in phases}
@@ -230,10 +230,6 @@ third process, all on this machine. 1-minute load average {load_before:.1f} befo
 """  # noqa: E501
     name = "streaming" if args.rate == 10_000 else f"streaming-{args.rate}"
     record(name, f"Real-time job at {args.rate} events/s offered (bench/streaming.py)", body)
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _f(value: float | None, digits: int = 1) -> str:
