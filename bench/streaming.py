@@ -166,7 +166,10 @@ def main() -> None:
     rows = sum(b["input_rows"] for b in measured)
     span = (max(b["seen"] for b in measured) - min(b["seen"] for b in measured)) if len(measured) > 1 else float("nan")
     per_batch_rate = [b["processed_rows_per_second"] or 0 for b in measured]
-    fresh = [(datetime.fromisoformat(m["emitted_at"]) - datetime.fromisoformat(m["window_end"])).total_seconds() for m in metrics]
+    fresh = [
+        (datetime.fromisoformat(m["emitted_at"]) - datetime.fromisoformat(m["window_end"])).total_seconds()
+        for m in metrics
+    ]
     # freshness in two parts: when the batch that emitted a window started (its trigger time), after
     # the window's end, and how long after that start the record was on the topic
     started = {i: datetime.fromisoformat(b["batch_timestamp"]) for i, b in batches.items() if b.get("batch_timestamp")}
