@@ -154,8 +154,9 @@ def run_spark(data: Path, out: Path) -> dict[str, float]:
     cpu, jit, gc = _process_cpu(jvm_pid) - cpu, jvm_stats.jit() - jit, jvm_stats.gc() - gc
     # the same job again in the now warm JVM: the difference to the first run is warm-up (JIT
     # compilation, class loading), which every fresh Spark application pays
-    warm = job(str(out) + "-warm")
-    shutil.rmtree(str(out) + "-warm")
+    warm_out = out.with_name(out.name + "-warm")
+    warm = job(str(warm_out))
+    shutil.rmtree(warm_out)
     # Spark's floor on the same files, in the same (warm) JVM: scanning only the columns the
     # sessions are made of and shuffling and sorting them by user, with no validation,
     # deduplication, windows or aggregation; no job that sessionizes can take less
