@@ -251,16 +251,32 @@ def print_summary(
     click.echo(f"  Data Docs: {quality_dir}\n  logs: {log}, {settings.state_dir / 'logs'}")  # fmt: skip
 
 
+def demo_day(requested: str | None, today: date) -> date:
+    """The day to simulate: `requested` (YYYY-MM-DD), else yesterday. The traffic is posted to a
+    live collector, which refuses events older than the contract's MAX_EVENT_AGE or from the
+    future, so the day must be over and within that age."""
+    from watershed.contract.fields import MAX_EVENT_AGE
+
+    day = date.fromisoformat(requested) if requested else today - timedelta(days=1)
+    first, last = today - MAX_EVENT_AGE + timedelta(days=1), today - timedelta(days=1)
+    if not first <= day <= last:
+        raise WatershedError(
+            f"--date {day}: the collector accepts events at most {MAX_EVENT_AGE.days} days old and none from the "
+            f"future, so the simulated day must be from {first} to {last} (the default is yesterday, {last})"
+        )
+    return day
+
+
 @click.command()
-@click.option("--date", "day", default="2026-11-20", show_default=True, help="The simulated day (UTC).")
+@click.option("--date", "day", help="The simulated day (UTC), within the last 6 days.  [default: yesterday]")
 @click.option("--events", default=20_000, show_default=True, help="About this many events for the day.")
 @click.option("--kafka-only", is_flag=True, help="Only produce a few events through Kafka and read them back.")
 @click.option("--users", default=3, show_default=True, help="With --kafka-only: simulated visitors (8 events each).")
-def demo(day: str, events: int, kafka_only: bool, users: int) -> None:
+def demo(day: str | None, events: int, kafka_only: bool, users: int) -> None:
     """Run the platform's main job on the local default and print what happened."""
     settings = load_settings()
     if kafka_only:
         if not kafka_round_trip(settings, users):
             raise SystemExit(1)
         return
-    full_demo(settings, date.fromisoformat(day), events)
+    full_demo(settings, demo_day(day, datetime.now(UTC).date()), events)

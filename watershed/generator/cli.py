@@ -167,10 +167,13 @@ def generate(
 
         target = KafkaSink(kafka_bootstrap or load_settings().kafka_bootstrap)
     else:
+        from watershed.contract.fields import MAX_EVENT_AGE
+
         age = dt.datetime.now(dt.UTC).date() - config.start_date
-        if age > dt.timedelta(days=7):
+        if age > MAX_EVENT_AGE:
             click.echo(
-                f"warning: the window starts {age.days} days ago; a collector refuses events more than 7 days "
+                f"warning: the window starts {age.days} days ago; a collector refuses events more than "
+                f"{MAX_EVENT_AGE.days} days "
                 "older than its clock. Use --start-date recent (with --days 7 or fewer) for a live collector.",
                 err=True,
             )
