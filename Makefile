@@ -11,6 +11,7 @@ MVN := mvn -q -B -s jars/settings.xml
 # MinIO, pinned to a commit, built from the Go module proxy (no binary download needed)
 MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 export WATERSHED_STATE_DIR ?= $(CURDIR)/.local
+export WATERSHED_CACHE_DIR ?= $(CURDIR)/$(CACHE)
 
 .PHONY: help setup java debian demo test up down status bench lint constraints clean
 
@@ -59,7 +60,7 @@ $(CACHE)/jars/spark/.resolved: jars/spark/pom.xml jars/settings.xml $(VENV)/.ins
 	@echo "==> Spark extras (Kafka connector, S3A) from Maven Central"
 	@rm -rf $(@D) && mkdir -p $(@D)
 	$(MVN) -f jars/spark/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(@D)
-	$(BIN)/python -m watershed.spark prune-jars $(@D)
+	$(BIN)/python -m spark_jobs.session prune-jars $(@D)
 	@touch $@
 
 $(CACHE)/bin/minio:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench._report import record
-from watershed.generator import FaultRates, GeneratorConfig, generate
+from simulator import FaultRates, GeneratorConfig, generate
 
 FAULTS = FaultRates(duplicate=0.01, late=0.01, out_of_order=0.01, malformed=0.005, bot=0.02, pii=0.005)
 

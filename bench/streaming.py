@@ -41,9 +41,9 @@ def produce(bootstrap: str, rate: int, seconds: float, counter: Any) -> None:
     """Send `rate` events/s for `seconds`, occurred_at = now (runs in its own process)."""
     from confluent_kafka import Producer
 
+    from simulator import GeneratorConfig, simulate
+    from simulator.wire import dumps, payloads
     from watershed.contract import topic_for
-    from watershed.generator import GeneratorConfig, simulate
-    from watershed.generator.wire import dumps, payloads
 
     pool = payloads(simulate(GeneratorConfig(seed=3, days=1, events=20_000)).events.table(), received_at=True)
     routes = [topic_for(p["event_type"]) for p in pool]

@@ -36,12 +36,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._report import record
-from watershed.settings import REPO_ROOT, Settings, load_settings
+from watershed.settings import Settings, load_settings
 
 
 def prepare_lake(lake: Path, events: int, days: int, seed: int, prep: str) -> list[date]:
     """Silver and gold of a generated data set in `lake` (reused when already there)."""
-    from watershed.generator import FaultRates, GeneratorConfig, generate
+    from simulator import FaultRates, GeneratorConfig, generate
 
     faults = FaultRates(duplicate=0.01, late=0.01, out_of_order=0.01, bot=0.02, pii=0.005)
     config = GeneratorConfig(seed=seed, days=days, events=events, faults=faults)
@@ -74,9 +74,9 @@ def _duckdb_stand_in(lake: Path, generated: Path, days: list[date]) -> None:
     and the four gold tables, one dt= folder per day."""
     import duckdb
 
-    from spark_jobs.jobs.sessionize import SILVER_EVENT_COLUMNS
+    from spark_jobs.batch.jobs.sessionize import SILVER_EVENT_COLUMNS
+    from warehouse.tables import raw_table
     from watershed.contract import BOT_USER_AGENT_PATTERN, SESSION_EVENT_TYPES, SESSION_GAP
-    from watershed.warehouse.tables import raw_table
 
     session_types = ", ".join(f"'{t}'" for t in SESSION_EVENT_TYPES)
     gap_us = int(SESSION_GAP.total_seconds() * 1_000_000)
@@ -206,15 +206,15 @@ def _spark_jobs(settings: Settings, generated: Path, days: list[date]) -> None:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from spark_jobs.jobs.gold import run_gold
-    from spark_jobs.jobs.io import write_day
-    from spark_jobs.jobs.sessionize import SILVER_EVENT_COLUMNS
-    from spark_jobs.rules import SessionRules
-    from spark_jobs.transforms.dedup import deduplicate
-    from spark_jobs.transforms.sessions import events_of_day, sessionize, sessions
+    from spark_jobs.batch.jobs.gold import run_gold
+    from spark_jobs.batch.jobs.io import write_day
+    from spark_jobs.batch.jobs.sessionize import SILVER_EVENT_COLUMNS
+    from spark_jobs.batch.transforms.dedup import deduplicate
+    from spark_jobs.batch.transforms.sessions import events_of_day, sessionize, sessions
+    from spark_jobs.common.lake_rules import SessionRules
+    from spark_jobs.session import spark_session
     from watershed import lake
     from watershed.contract import spark_schema
-    from watershed.spark import spark_session
 
     spark = spark_session(settings, app_name="bench-warehouse")
     received = spark.read.schema(spark_schema("events")).parquet(str(generated / "events"))
@@ -244,8 +244,8 @@ def _spark_jobs(settings: Settings, generated: Path, days: list[date]) -> None:
 
 
 def timed_runs(lake: Path, work: Path, days: list[date], raw: str) -> dict[str, Any]:
-    from watershed.warehouse import load_date
-    from watershed.warehouse.dbt import build_args, run_dbt
+    from warehouse import load_date
+    from warehouse.dbt import build_args, run_dbt
 
     database = work / f"warehouse-{raw}.duckdb"
     database.unlink(missing_ok=True)
@@ -314,7 +314,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    work = args.work or REPO_ROOT / ".local" / "bench" / f"warehouse-{args.events}"
+    work = args.work or Path(__file__).resolve().parents[1] / ".local" / "bench" / f"warehouse-{args.events}"
     work.mkdir(parents=True, exist_ok=True)
     days = prepare_lake(work / "lake", args.events, args.days, args.seed, args.prep)
     load_before = os.getloadavg()[0]

@@ -12,14 +12,14 @@ identical tables. Spark steps run through `SparkSubmitOperator` on the `spark_de
 (`local[*]` locally, your cluster in production). A failing quality checkpoint stops everything
 downstream; failures and a missed deadline post to `WATERSHED_ALERT_WEBHOOK_URL`.
 
-This file only declares: the work lives in `spark_jobs`, `quality`, `watershed.warehouse` and
-`watershed.pipeline`.
+This file only declares: the work lives in `spark_jobs`, `quality`, `warehouse` and
+`monitoring.pipeline_run`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import timedelta
-from pathlib import Path
 
 import pendulum
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
@@ -27,8 +27,8 @@ from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import Asset, chain, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-REPO = Path(__file__).resolve().parents[1]
-SPARK_ENTRY = str(REPO / "watershed" / "spark_submit.py")
+# the file spark-submit runs, wherever the platform is installed (finding it imports no Spark)
+SPARK_ENTRY = importlib.util.find_spec("spark_jobs.submit").origin  # type: ignore[union-attr]
 
 BRONZE = Asset("watershed://lake/bronze/events")
 SILVER = Asset("watershed://lake/silver/sessions")
@@ -38,8 +38,8 @@ MARTS = Asset("watershed://warehouse/marts")
 
 
 def _spark_jars() -> str:
+    from spark_jobs.session import extra_jars
     from watershed.settings import load_settings
-    from watershed.spark import extra_jars
 
     return ",".join(str(j) for j in extra_jars(load_settings()))
 
@@ -115,8 +115,8 @@ def ecommerce_daily() -> None:
     def warehouse_load(ds: str | None = None) -> dict:
         from datetime import date
 
+        from warehouse.loader import load_date
         from watershed.settings import load_settings
-        from watershed.warehouse.loader import load_date
 
         return load_date(load_settings(), date.fromisoformat(ds))
 
@@ -143,13 +143,13 @@ def ecommerce_daily() -> None:
 
     @task
     def publish_run_metrics(outcomes: list[dict], ds: str | None = None) -> str:
-        from watershed.pipeline import publish_metrics
+        from monitoring.pipeline_run import publish_metrics
 
         return publish_metrics(ds, outcomes)
 
     @task
     def notify(outcomes: list[dict], metrics_path: str, ds: str | None = None) -> None:
-        from watershed.pipeline import notify as send_summary
+        from monitoring.pipeline_run import notify as send_summary
 
         send_summary(ds, outcomes, metrics_path)
 

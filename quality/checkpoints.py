@@ -24,10 +24,11 @@ from typing import Any
 
 import pandas as pd
 
-from quality import checks, lakeio, prepare
+from quality import checks, prepare
 from quality.engine import ExpectationOutcome, Validation
 from quality.settings import QualitySettings
 from watershed.contract import Family
+from watershed.lake import arrow
 from watershed.settings import Settings
 
 EVENT_TOPICS = tuple(f.value for f in Family)
@@ -107,7 +108,7 @@ def load_bronze(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
     iso = day.isoformat()
     # the raw value is the largest column and no check reads it
     parts = [
-        lakeio.read_frame(settings, f"bronze/{topic}/dt={iso}/hour=*", exclude=("kafka_value",))
+        arrow.read_frame(settings, f"bronze/{topic}/dt={iso}/hour=*", exclude=("kafka_value",))
         for topic in EVENT_TOPICS
     ]
     found = [p for p in parts if p is not None]
@@ -119,8 +120,8 @@ def load_bronze(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
 
 def load_silver(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
     iso = day.isoformat()
-    events = lakeio.read_frame(settings, f"silver/events/dt={iso}")
-    sessions = lakeio.read_frame(settings, f"silver/sessions/dt={iso}")
+    events = arrow.read_frame(settings, f"silver/events/dt={iso}")
+    sessions = arrow.read_frame(settings, f"silver/sessions/dt={iso}")
     missing = []
     if events is None:
         missing.append(no_data("silver.events", f"silver/events/dt={iso}"))
@@ -131,7 +132,7 @@ def load_silver(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
 
 def load_ads(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
     pattern = qs.ad_rows_path.format(date=day.isoformat())
-    rows = lakeio.read_frame(settings, pattern)
+    rows = arrow.read_frame(settings, pattern)
     if rows is None:
         return Prepared([], [no_data("ads.ad_platform_daily", pattern)])
     return Prepared(ad_validations(rows))

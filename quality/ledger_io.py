@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quality import lakeio
 from watershed.contract import Family
+from watershed.lake import arrow
 from watershed.settings import Settings
 
 TOPICS = tuple(f.value for f in Family)
@@ -189,13 +189,13 @@ def collect(
     if not collector:
         notes.append("collector_accepted: not measured (the collector exports cumulative counters only)")
     iso = day.isoformat()
-    bronze = lakeio.read_frame(settings, f"bronze/*/dt={iso}/hour=*", [*LINEAGE, "event_id", "hour"])
+    bronze = arrow.read_frame(settings, f"bronze/*/dt={iso}/hour=*", [*LINEAGE, "event_id", "hour"])
     if bronze is None:
         notes.append(f"bronze: no partition dt={iso}")
         bronze = pd.DataFrame({c: [] for c in [*LINEAGE, "event_id", "hour"]})
-    quarantine = lakeio.read_frame(settings, f"quarantine/events/dt={iso}", [*LINEAGE, "hour", "quarantine_reason"])
+    quarantine = arrow.read_frame(settings, f"quarantine/events/dt={iso}", [*LINEAGE, "hour", "quarantine_reason"])
     silver_parts = [
-        lakeio.read_frame(settings, f"silver/events/dt={(day + timedelta(days=d)).isoformat()}", ["occurred_at"])
+        arrow.read_frame(settings, f"silver/events/dt={(day + timedelta(days=d)).isoformat()}", ["occurred_at"])
         for d in (-1, 0)
     ]
     present = [p for p in silver_parts if p is not None]
@@ -213,7 +213,7 @@ def collect(
             notes.append(f"kafka: not measured ({error})")
         else:
             days = [day + timedelta(days=d) for d in range(ARRIVAL_PARTITION_DAYS[0], ARRIVAL_PARTITION_DAYS[1] + 1)]
-            parts = [lakeio.read_frame(settings, f"bronze/*/dt={d.isoformat()}/hour=*", LINEAGE) for d in days]
+            parts = [arrow.read_frame(settings, f"bronze/*/dt={d.isoformat()}/hour=*", LINEAGE) for d in days]
             landed = [p for p in parts if p is not None]
             lineage = pd.concat(landed, ignore_index=True) if landed else pd.DataFrame({c: [] for c in LINEAGE})
             rows += arrival_counts(offsets, lineage, day)

@@ -21,7 +21,7 @@ def _day(value: datetime) -> date:
 
 
 def _session(app: str) -> Any:
-    from watershed.spark import spark_session
+    from spark_jobs.session import spark_session
 
     return spark_session(load_settings(), app_name=app)
 
@@ -59,8 +59,8 @@ def land(
     late_grace_minutes: float,
 ) -> None:
     """Land Kafka events in bronze (exactly once, checkpointed)."""
-    from spark_jobs.landing import run_landing
-    from spark_jobs.rules import LandingRules
+    from spark_jobs.common.lake_rules import LandingRules
+    from spark_jobs.landing.job import run_landing
 
     settings = load_settings()
     spark = _session("watershed-land")
@@ -89,8 +89,8 @@ def land(
 )
 def sessionize(day: datetime, gap_minutes: float) -> None:
     """Validate, deduplicate and sessionize bronze into silver for one day."""
-    from spark_jobs.jobs.sessionize import run_sessionize
-    from spark_jobs.rules import SessionRules
+    from spark_jobs.batch.jobs.sessionize import run_sessionize
+    from spark_jobs.common.lake_rules import SessionRules
 
     spark = _session("watershed-sessionize")
     report = run_sessionize(spark, load_settings(), _day(day), SessionRules(gap=timedelta(minutes=gap_minutes)))
@@ -101,7 +101,7 @@ def sessionize(day: datetime, gap_minutes: float) -> None:
 @click.option("--date", "day", type=_DATE, required=True, help="The day (UTC) whose partitions are rebuilt.")
 def gold(day: datetime) -> None:
     """Build the gold aggregates (products, funnel, users) of one day from silver."""
-    from spark_jobs.jobs.gold import run_gold
+    from spark_jobs.batch.jobs.gold import run_gold
 
     spark = _session("watershed-gold")
     click.echo(json.dumps(run_gold(spark, load_settings(), _day(day)), indent=2))

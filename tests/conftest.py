@@ -58,7 +58,7 @@ def kafka_bootstrap(stack_settings: Settings) -> str:
 @pytest.fixture(scope="session")
 def spark(stack_settings: Settings):  # type: ignore[no-untyped-def]
     """One local SparkSession (Kafka connector and S3A on the classpath) for the session."""
-    from watershed.spark import spark_session
+    from spark_jobs.session import spark_session
 
     session = spark_session(stack_settings, app_name="watershed-tests", **{"spark.driver.memory": "2g"})
     yield session

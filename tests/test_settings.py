@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from watershed.errors import ConfigError
-from watershed.settings import REPO_ROOT, load_settings
+from watershed.settings import load_settings
 
 PROD = {
     "WATERSHED_ENV": "prod",
@@ -30,16 +30,19 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
-def test_local_defaults() -> None:
+def test_local_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # state and cache follow the directory a command runs in, never the source tree
+    monkeypatch.chdir(tmp_path)
     s = load_settings()
+    assert (s.state_dir, s.cache_dir) == (tmp_path / ".local", tmp_path / ".cache")
     assert s.env == "local"
-    assert s.lake == (REPO_ROOT / ".local" / "lake").as_uri()
+    assert s.lake == (tmp_path / ".local" / "lake").as_uri()
     assert s.lake_is_s3 is False
     assert s.kafka_bootstrap == "127.0.0.1:9092"
     assert s.s3_endpoint_url == "http://127.0.0.1:9000"
     assert s.spark_master_url == "local[*]"
     assert s.warehouse == "duckdb"
-    assert s.duckdb_file == REPO_ROOT / ".local" / "warehouse.duckdb"
+    assert s.duckdb_file == tmp_path / ".local" / "warehouse.duckdb"
     assert s.kafka_topics == {
         "user-events": 3,
         "transaction-data": 6,

@@ -24,12 +24,12 @@ _COMMANDS = [
     "spark_jobs.cli:land",
     "spark_jobs.cli:sessionize",
     "spark_jobs.cli:gold",
-    "watershed.generator.cli:generate",
+    "simulator.cli:generate",
     "watershed.contract.cli:contract",
     "spark_jobs.streaming.cli:stream",
     "spark_jobs.streaming.cli:ad_counters",
     "quality.cli:quality",
-    "watershed.warehouse.cli:warehouse",
+    "warehouse.cli:warehouse",
 ]
 
 

@@ -26,7 +26,8 @@ from typing import Any
 import click
 
 from watershed.errors import WatershedError
-from watershed.settings import REPO_ROOT, Settings, load_settings
+from watershed.paths import dags_dir
+from watershed.settings import Settings, load_settings
 
 BIN = Path(sys.executable).parent
 
@@ -207,7 +208,7 @@ def full_demo(settings: Settings, day: date, events: int) -> None:
         # gate's arrival clock; the gate keeps checking everything else
         "WATERSHED_QUALITY_MAX_LATE_SHARE": "1.0",
         "AIRFLOW_HOME": str(settings.state_dir / "airflow-demo"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_dir()),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": settings.spark_master_url}),
     }

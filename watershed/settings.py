@@ -24,8 +24,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from watershed.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
 DEFAULT_TOPICS: dict[str, int] = {
     "user-events": 3,
     "transaction-data": 6,
@@ -89,10 +87,11 @@ class Settings(BaseSettings):
 
     env: Literal["local", "prod"] = "local"
 
-    # Where local state lives: data, logs and pid files of the local stack.
-    state_dir: Path = REPO_ROOT / ".local"
-    # Where `make setup` puts the JVM jars and built binaries.
-    cache_dir: Path = REPO_ROOT / ".cache"
+    # Where local state lives: data, logs and pid files of the local stack (default ./.local).
+    state_dir: Path = Field(default_factory=lambda: Path.cwd() / ".local")
+    # Where `make setup` puts the JVM jars and built binaries (default ./.cache; the Makefile
+    # exports both for the checkout, so they do not depend on the directory a command runs in).
+    cache_dir: Path = Field(default_factory=lambda: Path.cwd() / ".cache")
 
     # The lake: a local folder path / file:// URI, or s3a://bucket/prefix.
     lake_uri: str | None = None

@@ -38,7 +38,7 @@ import orjson
 
 from bench.collector._broker import broker
 from bench.collector.events import make_events
-from watershed.settings import REPO_ROOT, Settings
+from watershed.settings import Settings
 from watershed.stack.process import free_port
 
 HERE = Path(__file__).resolve().parent
@@ -138,7 +138,9 @@ class _collector:
         ]  # fmt: skip
 
     def __enter__(self) -> tuple[str, int]:
-        self.process = subprocess.Popen(self.command, env=self.env, start_new_session=True, cwd=REPO_ROOT)
+        self.process = subprocess.Popen(
+            self.command, env=self.env, start_new_session=True, cwd=Path(__file__).resolve().parents[2]
+        )
         url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
         while True:

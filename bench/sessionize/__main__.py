@@ -38,7 +38,7 @@ _TIMESTAMP_COLUMNS = ("session_start", "session_end")
 
 def prepare(events: int, days: int, seed: int) -> Path:
     """Generated events laid out as bronze (cached): returns the folder holding bronze/ and truth/."""
-    from watershed.generator import FaultRates, GeneratorConfig, generate
+    from simulator import FaultRates, GeneratorConfig, generate
 
     target = CACHE / f"events-{events}-days-{days}-seed-{seed}-{LAYOUT}"
     if (target / "READY").exists():
@@ -59,11 +59,11 @@ def prepare(events: int, days: int, seed: int) -> Path:
 def to_bronze(events: Path, bronze: Path) -> None:
     """The generator's event files as landing would have written them (Kafka timestamp = the
     simulated arrival, a partition by user key, an offset per row, the raw JSON value), one file
-    per topic/dt/hour folder, as one landing batch writes (spark_jobs/landing.py)."""
+    per topic/dt/hour folder, as one landing batch writes (spark_jobs/landing/job.py)."""
     import duckdb
 
-    from spark_jobs.rules import LandingRules
-    from spark_jobs.transforms._time import instant, span
+    from spark_jobs.common.lake_rules import LandingRules
+    from spark_jobs.common.time_columns import instant, span
     from watershed.contract import EVENT_TYPES, topic_for
     from watershed.contract.tables import columns
 
@@ -114,14 +114,14 @@ def run_spark(data: Path, out: Path) -> dict[str, float]:
     from pyspark.sql import DataFrame
     from pyspark.sql import functions as F
 
-    from spark_jobs.landing import TOPICS
-    from spark_jobs.rules import SessionRules, TimeRules
-    from spark_jobs.transforms.bronze import bronze_schema
-    from spark_jobs.transforms.dedup import deduplicate
-    from spark_jobs.transforms.sessions import sessionize, sessions
-    from spark_jobs.transforms.validate import valid_events, with_quarantine_reason
+    from spark_jobs.batch.transforms.dedup import deduplicate
+    from spark_jobs.batch.transforms.sessions import sessionize, sessions
+    from spark_jobs.batch.transforms.validate import valid_events, with_quarantine_reason
+    from spark_jobs.common.bronze import bronze_schema
+    from spark_jobs.common.lake_rules import SessionRules, TimeRules
+    from spark_jobs.landing.job import TOPICS
+    from spark_jobs.session import spark_session
     from watershed.settings import load_settings
-    from watershed.spark import spark_session
 
     settings = load_settings().model_copy(update={"spark_master": "local[2]"})
     spark = spark_session(settings, "bench-sessionize")

@@ -5,8 +5,8 @@ their outputs compared row for row."""
 
 from __future__ import annotations
 
-from spark_jobs.rules import SessionRules, TimeRules
-from spark_jobs.transforms._time import instant, span
+from spark_jobs.common.lake_rules import SessionRules, TimeRules
+from spark_jobs.common.time_columns import instant, span
 from watershed.contract.events import EVENT_TYPES
 from watershed.contract.fields import MAX_PROPERTIES_BYTES, MAX_PROPERTIES_KEYS
 from watershed.contract.quality import quality_inputs
@@ -26,7 +26,7 @@ def _missing(name: str) -> str:
 
 
 def quarantine_reason(time: TimeRules) -> str:
-    """The CASE expression of spark_jobs.transforms.validate.reason, in DuckDB."""
+    """The CASE expression of spark_jobs.batch.transforms.validate.reason, in DuckDB."""
     checks = quality_inputs()["events"]
     cases = [
         ("parse_error IS NOT NULL", "parse_error"),
@@ -61,7 +61,7 @@ def quarantine_reason(time: TimeRules) -> str:
 
 
 def sessions_sql(bronze_glob: str, rules: SessionRules = SessionRules(), time: TimeRules = TimeRules()) -> str:  # noqa: B008
-    """A SELECT of the silver sessions (the columns of spark_jobs.transforms.sessions.sessions)."""
+    """A SELECT of the silver sessions (the columns of spark_jobs.batch.transforms.sessions.sessions)."""
     order = "occurred_at, event_id"
     bot = f"regexp_matches(lower(user_agent), {_quote(BOT_USER_AGENT_PATTERN)})"
     first = "arg_min({0}, ({1})) FILTER (WHERE {0} IS NOT NULL)"

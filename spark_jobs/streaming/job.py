@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spark_jobs.streaming import counters, rules, webhooks
+from spark_jobs.streaming import anomaly_rules, counters, webhooks
 from spark_jobs.streaming.config import StreamConfig
 from spark_jobs.streaming.transforms import (
     METRIC_COLUMNS,
@@ -128,7 +128,7 @@ class MetricsSink:
         finally:
             metrics.unpersist()
         windows = [
-            rules.WindowMetrics(
+            anomaly_rules.WindowMetrics(
                 window_start=_utc(r["_start_us"]),
                 window_end=_utc(r["_end_us"]),
                 **{c: r[c] for c in METRIC_COLUMNS[2:]},
@@ -153,12 +153,12 @@ class MetricsSink:
             self._producer = _producer(self.settings)
         _produce_all(self._producer, topic, records)
 
-    def _alerts(self, windows: list[rules.WindowMetrics], batch_id: int) -> None:
+    def _alerts(self, windows: list[anomaly_rules.WindowMetrics], batch_id: int) -> None:
         state = read_json(self.config.anomaly_state)
         if state.get("batch_id", -1) >= batch_id:
             return  # evaluated before a restart
-        previous = rules.WindowMetrics.from_json(state["last_window"]) if state.get("last_window") else None
-        alerts, last = rules.evaluate(previous, windows, self.config.thresholds)
+        previous = anomaly_rules.WindowMetrics.from_json(state["last_window"]) if state.get("last_window") else None
+        alerts, last = anomaly_rules.evaluate(previous, windows, self.config.thresholds)
         if alerts:
             emitted = _now()
             records = [(a.alert_id, {**a.to_json(), "emitted_at": emitted}) for a in alerts]
@@ -354,7 +354,7 @@ def run(
 ) -> dict[str, Any]:
     """Run the job until stopped (SIGTERM/SIGINT) or, with `available_now`, until Kafka is
     drained; returns the final heartbeat. Raises when a query fails (the supervisor restarts)."""
-    from watershed.spark import spark_session
+    from spark_jobs.session import spark_session
 
     counter_sink = AdCounterSink(settings, config)
     counters.ping(counter_sink.client)  # no Redis: fail now, not at the first ad-events batch

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from spark_jobs.streaming.rules import Alert
+from spark_jobs.streaming.anomaly_rules import Alert
 from watershed.alerts import slack_payload as _slack_body
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from watershed.settings import REPO_ROOT, Settings
+from watershed.paths import dags_dir
+from watershed.settings import Settings
 from watershed.stack import Stack
 from watershed.stack.process import free_port
 from watershed.stack.stack import Airflow
@@ -59,7 +60,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = REPO_ROOT / ".local" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".local" / "screenshots"
 
 
 @dataclass
@@ -291,7 +292,7 @@ def test_the_ui_lists_every_dag_and_a_run_triggered_there_succeeds(
 ) -> None:
     page, url, day = browser_page, airflow.url, DAYS[0]
     run_id = f"ui_test__{day.isoformat()}"
-    dag_ids = sorted(p.stem for p in (REPO_ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
+    dag_ids = sorted(p.stem for p in dags_dir().glob("*.py") if not p.name.startswith("_"))
 
     page.goto(f"{url}/")
     page.get_by_label("Username").wait_for()

@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from quality.settings import QualitySettings
+from simulator import FaultRates, GeneratorConfig, simulate
 from watershed.contract import EVENT_TYPES, MAX_CLOCK_SKEW, MAX_EVENT_AGE, topic_for
 from watershed.contract.fields import EARLIEST_OCCURRED_AT
-from watershed.generator import FaultRates, GeneratorConfig, simulate
 from watershed.settings import Settings
 
 SEED = 7

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from spark_jobs.transforms.bronze import bronze_schema
+from spark_jobs.common.bronze import bronze_schema
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 INGESTED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from decimal import Decimal
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from spark_jobs.rules import LandingRules
-from spark_jobs.transforms.bronze import MALFORMED_FIELD, UNPARSEABLE_JSON, to_bronze
+from spark_jobs.common.bronze import MALFORMED_FIELD, UNPARSEABLE_JSON, to_bronze
+from spark_jobs.common.lake_rules import LandingRules
 
 INGESTED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 KAFKA = "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"

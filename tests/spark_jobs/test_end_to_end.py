@@ -9,11 +9,11 @@ import pyarrow.parquet as pq
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from spark_jobs.jobs.gold import run_gold
-from spark_jobs.jobs.sessionize import run_sessionize
-from spark_jobs.landing import TOPICS, run_landing
+from simulator import FaultRates, GeneratorConfig, KafkaSink, generate
+from spark_jobs.batch.jobs.gold import run_gold
+from spark_jobs.batch.jobs.sessionize import run_sessionize
+from spark_jobs.landing.job import TOPICS, run_landing
 from watershed import lake
-from watershed.generator import FaultRates, GeneratorConfig, KafkaSink, generate
 
 START, DAYS = date(2025, 1, 6), 2
 FAULTS = FaultRates(duplicate=0.02, late=0.02, out_of_order=0.02, malformed=0.02, bot=0.05, pii=0.01)

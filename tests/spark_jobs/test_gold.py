@@ -8,7 +8,7 @@ from decimal import Decimal
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from spark_jobs.transforms.gold import daily_revenue, daily_user_metrics, funnel, product_interactions
+from spark_jobs.batch.transforms.gold import daily_revenue, daily_user_metrics, funnel, product_interactions
 
 DAY = date(2026, 11, 20)
 NOON = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -15,9 +15,9 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from spark_jobs.jobs.gold import run_gold
-from spark_jobs.jobs.sessionize import run_sessionize
-from spark_jobs.landing import BronzeBatchWriter, LandingPaths
+from spark_jobs.batch.jobs.gold import run_gold
+from spark_jobs.batch.jobs.sessionize import run_sessionize
+from spark_jobs.landing.job import BronzeBatchWriter, LandingPaths
 from watershed import lake
 from watershed.contract.semantics import session_id
 

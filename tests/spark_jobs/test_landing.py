@@ -18,8 +18,8 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from spark_jobs.landing import TOPICS, BronzeBatchWriter, LandingPaths, run_landing
-from spark_jobs.transforms.bronze import bronze_schema
+from spark_jobs.common.bronze import bronze_schema
+from spark_jobs.landing.job import TOPICS, BronzeBatchWriter, LandingPaths, run_landing
 from watershed import lake
 
 WATERSHED = str(Path(sys.executable).parent / "watershed")

@@ -9,9 +9,9 @@ from decimal import Decimal
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from spark_jobs.rules import SessionRules
-from spark_jobs.transforms.dedup import deduplicate
-from spark_jobs.transforms.sessions import events_of_day, sessionize, sessions
+from spark_jobs.batch.transforms.dedup import deduplicate
+from spark_jobs.batch.transforms.sessions import events_of_day, sessionize, sessions
+from spark_jobs.common.lake_rules import SessionRules
 from watershed.contract.semantics import session_id as reference_id
 
 RULES = SessionRules()

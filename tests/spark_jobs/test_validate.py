@@ -10,9 +10,9 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from spark_jobs.rules import TimeRules
-from spark_jobs.transforms.dedup import deduplicate
-from spark_jobs.transforms.validate import quarantined, valid_events, with_quarantine_reason
+from spark_jobs.batch.transforms.dedup import deduplicate
+from spark_jobs.batch.transforms.validate import quarantined, valid_events, with_quarantine_reason
+from spark_jobs.common.lake_rules import TimeRules
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

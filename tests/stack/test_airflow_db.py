@@ -38,7 +38,7 @@ def test_the_stack_gives_both_of_airflows_engines_a_60_second_sqlite_wait(tmp_pa
 
 
 def test_a_writer_waits_for_a_held_lock_with_those_arguments(tmp_path: Path) -> None:
-    from watershed.airflow_db import SQLITE_CONNECT_ARGS
+    from watershed.stack.airflow_db import SQLITE_CONNECT_ARGS
 
     db = tmp_path / "airflow.db"
     holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)

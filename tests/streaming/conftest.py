@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from simulator.wire import dumps
 from spark_jobs.streaming.config import ALERTS_TOPIC, METRICS_TOPIC, SOURCE_TOPICS, StreamConfig
 from watershed.contract import topic_for
-from watershed.generator.wire import dumps
 from watershed.settings import Settings
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

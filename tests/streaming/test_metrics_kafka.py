@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
+from simulator import GeneratorConfig, simulate
+from simulator.wire import dumps, payloads
 from spark_jobs.streaming import counters
 from tests.streaming import recompute
 from tests.streaming.conftest import event, run_available_now
-from watershed.generator import GeneratorConfig, simulate
-from watershed.generator.wire import dumps, payloads
 
 WINDOW = timedelta(minutes=15)
 

@@ -14,12 +14,12 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from simulator import GeneratorConfig, simulate
+from simulator.wire import dumps, payloads
 from spark_jobs.streaming import counters
 from spark_jobs.streaming.job import read_json
 from tests.streaming import recompute
 from tests.streaming.conftest import event
-from watershed.generator import GeneratorConfig, simulate
-from watershed.generator.wire import dumps, payloads
 
 WINDOW = timedelta(minutes=15)
 

@@ -8,35 +8,37 @@ from decimal import Decimal
 
 import pytest
 
-from spark_jobs.streaming import rules, supervise, webhooks
+from spark_jobs.streaming import anomaly_rules, supervise, webhooks
 from spark_jobs.streaming.config import StreamConfig, StreamConfigError, Thresholds, seconds
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 FIVE = timedelta(minutes=5)
 
 
-def window(i: int, events: int, revenue: str) -> rules.WindowMetrics:
-    return rules.WindowMetrics(T0 + i * FIVE, T0 + (i + 1) * FIVE, events, 10, 1, Decimal(revenue), 1, 0.1, 60.0)
+def window(i: int, events: int, revenue: str) -> anomaly_rules.WindowMetrics:
+    return anomaly_rules.WindowMetrics(
+        T0 + i * FIVE, T0 + (i + 1) * FIVE, events, 10, 1, Decimal(revenue), 1, 0.1, 60.0
+    )
 
 
 def test_spike_is_more_than_three_times_the_previous_window():
     t = Thresholds()
-    assert rules.compare(window(0, 100, "10"), window(1, 300, "10"), t) == []  # exactly +200%: no alert
-    [alert] = rules.compare(window(0, 100, "10"), window(1, 301, "10"), t)
+    assert anomaly_rules.compare(window(0, 100, "10"), window(1, 300, "10"), t) == []  # exactly +200%: no alert
+    [alert] = anomaly_rules.compare(window(0, 100, "10"), window(1, 301, "10"), t)
     assert (alert.rule, alert.ratio, alert.alert_id) == ("traffic_spike", 3.01, "traffic_spike:2026-11-20T09:05:00Z")
 
 
 def test_revenue_drop_is_below_half_the_previous_window():
     t = Thresholds()
-    assert rules.compare(window(0, 100, "200.00"), window(1, 100, "100.00"), t) == []  # exactly 50%
-    [alert] = rules.compare(window(0, 100, "200.00"), window(1, 100, "99.99"), t)
+    assert anomaly_rules.compare(window(0, 100, "200.00"), window(1, 100, "100.00"), t) == []  # exactly 50%
+    [alert] = anomaly_rules.compare(window(0, 100, "200.00"), window(1, 100, "99.99"), t)
     assert (alert.rule, alert.severity, alert.previous, alert.value) == ("revenue_drop", "critical", 200.0, 99.99)
-    assert rules.compare(window(0, 100, "0"), window(1, 100, "0"), t) == []  # nothing to drop from
+    assert anomaly_rules.compare(window(0, 100, "0"), window(1, 100, "0"), t) == []  # nothing to drop from
 
 
 def test_thresholds_are_configurable():
     t = Thresholds(spike_ratio=1.5, revenue_drop_ratio=0.9)
-    assert [a.rule for a in rules.compare(window(0, 100, "100"), window(1, 151, "89"), t)] == [
+    assert [a.rule for a in anomaly_rules.compare(window(0, 100, "100"), window(1, 151, "89"), t)] == [
         "traffic_spike",
         "revenue_drop",
     ]
@@ -45,19 +47,19 @@ def test_thresholds_are_configurable():
 def test_only_adjacent_windows_are_compared_and_replays_are_skipped():
     t = Thresholds()
     # window 2 is missing (no events): 3 is not compared with 1
-    alerts, last = rules.evaluate(None, [window(3, 1000, "1"), window(1, 10, "100")], t)
+    alerts, last = anomaly_rules.evaluate(None, [window(3, 1000, "1"), window(1, 10, "100")], t)
     assert alerts == [] and last == window(3, 1000, "1")
-    alerts, last = rules.evaluate(last, [window(3, 1000, "1"), window(4, 5000, "1")], t)  # 3 again: skipped
+    alerts, last = anomaly_rules.evaluate(last, [window(3, 1000, "1"), window(4, 5000, "1")], t)  # 3 again: skipped
     assert [a.rule for a in alerts] == ["traffic_spike"] and last == window(4, 5000, "1")
 
 
 def test_window_metrics_round_trip_through_json():
     w = window(2, 7, "12.34")
-    assert rules.WindowMetrics.from_json(w.to_json()) == w
+    assert anomaly_rules.WindowMetrics.from_json(w.to_json()) == w
 
 
 def test_webhook_payloads():
-    [alert] = rules.compare(window(0, 100, "10"), window(1, 400, "10"), Thresholds())
+    [alert] = anomaly_rules.compare(window(0, 100, "10"), window(1, 400, "10"), Thresholds())
     pd = webhooks.pagerduty_payload(alert, "rk")
     assert pd["routing_key"] == "rk" and pd["event_action"] == "trigger"
     assert pd["dedup_key"] == "watershed:traffic_spike:2026-11-20T09:05:00Z"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from warehouse.tables import RAW_TABLES, raw_table
 from watershed.settings import Settings
-from watershed.warehouse.tables import RAW_TABLES, raw_table
 
 D1, D2 = date(2025, 1, 6), date(2025, 1, 7)
 MARTS = (
@@ -226,18 +226,18 @@ class Warehouse:
         return self.root / "lake"
 
     def load(self, day: date) -> dict:
-        from watershed.warehouse import load_date
+        from warehouse import load_date
 
         return load_date(self.settings, day)
 
     def dbt(self, *args: str) -> str:
-        from watershed.warehouse.dbt import run_dbt
+        from warehouse.dbt import run_dbt
 
         env = {"DBT_TARGET_PATH": str(self.root / "dbt-target"), "DBT_LOG_PATH": str(self.root / "dbt-logs")}
         return run_dbt(self.settings, list(args), env=env, capture=True).stdout
 
     def build(self, run_date: date | None = None, *extra: str) -> str:
-        from watershed.warehouse.dbt import build_args
+        from warehouse.dbt import build_args
 
         return self.dbt(*build_args(run_date), *extra)
 

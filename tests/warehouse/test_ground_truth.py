@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from watershed.generator import FaultRates, GeneratorConfig, simulate
+from simulator import FaultRates, GeneratorConfig, simulate
 
 CONFIG = GeneratorConfig(
     seed=23,
@@ -27,8 +27,8 @@ DAYS = [CONFIG.start_date + timedelta(days=i) for i in range(CONFIG.days)]
 
 def kafka_records(spark: Any, simulation: Any) -> Any:
     """The Kafka records the collector would have produced: JSON values, keyed by user."""
-    from watershed.generator.sinks import topics
-    from watershed.generator.wire import dumps, payloads
+    from simulator.sinks import topics
+    from simulator.wire import dumps, payloads
 
     events, event_types = simulation.events.table(), simulation.events.event_types
     offsets: dict[str, int] = defaultdict(int)
@@ -44,9 +44,9 @@ def kafka_records(spark: Any, simulation: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def pipeline(spark, stack_settings, warehouse_factory):  # type: ignore[no-untyped-def]
-    from spark_jobs.jobs.gold import run_gold
-    from spark_jobs.jobs.sessionize import run_sessionize
-    from spark_jobs.landing import BronzeBatchWriter, LandingPaths
+    from spark_jobs.batch.jobs.gold import run_gold
+    from spark_jobs.batch.jobs.sessionize import run_sessionize
+    from spark_jobs.landing.job import BronzeBatchWriter, LandingPaths
 
     wh = warehouse_factory("ground-truth")
     settings = stack_settings.model_copy(
@@ -137,7 +137,7 @@ def test_the_raw_tables_have_the_columns_the_spark_jobs_write(pipeline):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from watershed.warehouse.tables import RAW_TABLES
+    from warehouse.tables import RAW_TABLES
 
     wh, _, _ = pipeline
 

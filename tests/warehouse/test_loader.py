@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from warehouse import WarehouseError, load_date
 from watershed.cli import main
-from watershed.warehouse import WarehouseError, load_date
 
 
 @pytest.fixture(params=["attach", "copy"])

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from warehouse import WarehouseError
+from warehouse.dbt import DBT_PROJECT_DIR, dbt_env, snowflake_env_from_airflow
+from warehouse.snowflake_backend import copy_sql, load_snowflake, run_statements, snowflake_statements
+from warehouse.tables import RAW_TABLES, raw_table
 from watershed.cli import main
 from watershed.settings import Settings
-from watershed.warehouse import WarehouseError
-from watershed.warehouse.dbt import DBT_PROJECT_DIR, dbt_env, snowflake_env_from_airflow
-from watershed.warehouse.snowflake_backend import copy_sql, load_snowflake, run_statements, snowflake_statements
-from watershed.warehouse.tables import RAW_TABLES, raw_table
 
 DAY = date(2025, 1, 6)
 OFFLINE_COMPILE = Path(__file__).with_name("offline_compile.py")

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from watershed.settings import REPO_ROOT
-
 
 @click.group()
 def contract() -> None:
@@ -18,8 +16,8 @@ def contract() -> None:
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
-    default=REPO_ROOT,
-    show_default=True,
+    default=Path.cwd,
+    show_default="the current directory",
     help="Repository root to write under.",
 )
 def export(root: Path) -> None:
@@ -36,8 +34,8 @@ def export(root: Path) -> None:
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
-    default=REPO_ROOT,
-    show_default=True,
+    default=Path.cwd,
+    show_default="the current directory",
     help="Repository root to check.",
 )
 def check(root: Path) -> None:

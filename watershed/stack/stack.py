@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from watershed.errors import StackError
-from watershed.settings import REPO_ROOT, Settings
+from watershed.paths import conf_dir, dags_dir
+from watershed.settings import Settings
 from watershed.stack.java import require_java
 from watershed.stack.process import PidFile, port_free, port_open, spawn, terminate
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 Echo = Callable[[str], None]
 
 
@@ -152,7 +152,7 @@ class Kafka(Service):
         return [
             self.java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={CONF_DIR / 'kafka-log4j2.properties'}",
+            f"-Dlog4j2.configurationFile={conf_dir() / 'kafka-log4j2.properties'}",
             f"-Dkafka.logs.dir={self.settings.state_dir / 'logs'}",
             "-cp", f"{self.jars}/*", "kafka.Kafka", str(self.properties),
         ]  # fmt: skip
@@ -361,11 +361,11 @@ class Airflow(Service):
             # standalone starts its components as `airflow ...` found on the PATH
             "PATH": f"{self.executable.parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_dir()),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # several processes write one SQLite file: wait for its lock, don't fail after 5 s
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "watershed.airflow_db.SQLITE_CONNECT_ARGS",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "watershed.airflow_db.SQLITE_CONNECT_ARGS_ASYNC",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "watershed.stack.airflow_db.SQLITE_CONNECT_ARGS",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "watershed.stack.airflow_db.SQLITE_CONNECT_ARGS_ASYNC",
             # LocalExecutor starts one worker per slot: 32 by default, far too many for a laptop
             "AIRFLOW__CORE__PARALLELISM": str(max(4, 2 * (os.cpu_count() or 2))),
             "AIRFLOW__API__HOST": "127.0.0.1",

@@ -1,0 +1,1 @@
+"""Monitoring: the pipeline's own metrics and the monitoring configuration (docs/architecture.md)."""

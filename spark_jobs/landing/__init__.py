@@ -1,0 +1,1 @@
+"""Landing: Kafka -> ``bronze/<topic>/dt=/hour=``, exactly once (:mod:`.job`)."""
