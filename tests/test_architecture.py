@@ -52,7 +52,8 @@ def imports(path: Path, known: set[str], *, top_level_only: bool = False) -> Ite
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module for a in node.names]
+            names = [f"{node.module}.{a.name}" for a in node.names]
+            names = [name if name in known else node.module for name in names]
         else:
             continue
         for name in names:
@@ -164,9 +165,8 @@ def test_every_package_is_shipped() -> None:
     """pyproject.toml lists its packages one by one (the dbt project and DAGs are mapped into the
     wheel as package data): a package missing from the list would be missing from `pip install .`."""
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    on_disk = {
-        ".".join(init.parent.relative_to(ROOT).parts) for package in PACKAGES for init in (ROOT / package).rglob("__init__.py")
-    }
+    inits = [init for package in PACKAGES for init in (ROOT / package).rglob("__init__.py")]
+    on_disk = {".".join(init.parent.relative_to(ROOT).parts) for init in inits}
     assert on_disk - listed == set()
     assert {p for p in listed - on_disk if not p.startswith("watershed.bundled.")} == set()
 
