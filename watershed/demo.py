@@ -168,7 +168,14 @@ def full_demo(settings: Settings, day: date, events: int) -> None:
     demo_dir = settings.state_dir / "demo"
     demo_dir.mkdir(parents=True, exist_ok=True)
     log = demo_dir / "demo.log"
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        # Airflow runs each task's command in a temporary directory: pin the working directory's
+        # defaults, or the tasks would each look for the lake and the warehouse there
+        "WATERSHED_STATE_DIR": str(settings.state_dir.resolve()),
+        "WATERSHED_CACHE_DIR": str(settings.cache_dir.resolve()),
+    }
     started = time.monotonic()
 
     Stack(settings).up(echo=click.echo)
