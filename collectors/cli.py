@@ -9,6 +9,8 @@ import tempfile
 
 import click
 
+from watershed.logs import configure_service, log_format_option
+
 
 @click.group()
 def collector() -> None:
@@ -19,9 +21,14 @@ def collector() -> None:
 @click.option("--host", help="Address to listen on [WATERSHED_COLLECTOR_HOST, default 127.0.0.1].")
 @click.option("--port", type=int, help="Port [WATERSHED_COLLECTOR_PORT, default 8000].")
 @click.option("--workers", type=int, help="Worker processes [WATERSHED_COLLECTOR_WORKERS, default 1].")
-def serve(host: str | None, port: int | None, workers: int | None) -> None:
+@log_format_option()
+def serve(host: str | None, port: int | None, workers: int | None, log_format: str) -> None:
     """Serve POST /v1/events, POST /v1/batch, /health, /ready, /metrics and /docs."""
     import uvicorn
+
+    # JSON lines at INFO; uvicorn applies the same setup in each worker process (and its own
+    # loggers, at WATERSHED_COLLECTOR_LOG_LEVEL, go through the same handler)
+    log_config = configure_service(log_format)
 
     from collectors.settings import load_collector_settings
     from watershed.settings import load_settings
@@ -63,6 +70,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
             workers=settings.workers,
             loop="uvloop",
             http="httptools",
+            log_config=log_config,
             log_level=settings.log_level,
             access_log=settings.access_log,
             server_header=False,

@@ -6,11 +6,13 @@ Light to import: pyspark loads inside the commands.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import click
 
+from watershed.logs import configure_service, log_format_option
 from watershed.settings import load_settings
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -50,6 +52,7 @@ def _session(app: str) -> Any:
     show_default=True,
     help="An event is late when received this long after its hour partition closed.",
 )
+@log_format_option(default=None)
 def land(
     continuous: bool,
     trigger_interval: str,
@@ -57,8 +60,13 @@ def land(
     max_offsets_per_trigger: int | None,
     checkpoint: str | None,
     late_grace_minutes: float,
+    log_format: str | None,
 ) -> None:
     """Land Kafka events in bronze (exactly once, checkpointed)."""
+    if continuous:  # a long-running service: JSON lines at INFO
+        configure_service(log_format or "json")
+    elif log_format is not None:
+        configure_service(log_format, default_level=logging.WARNING)
     from spark_jobs.common.lake_rules import LandingRules
     from spark_jobs.landing.job import run_landing
 

@@ -1,17 +1,21 @@
 """The `watershed` command line.
 
 Each capability lives in its own module and contributes one click command or group, listed in
-``_COMMANDS``; this file only wires them together and turns :class:`WatershedError` into one
-clear line on stderr (exit code 2) instead of a traceback.
+``_COMMANDS``; this file only wires them together, sets up logging once (:mod:`watershed.logs`:
+``-v``/``--log-level``/``WATERSHED_LOG_LEVEL``, WARNING by default) and turns
+:class:`WatershedError` into one clear line on stderr (exit code 2) instead of a traceback.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import click
+from click.core import ParameterSource
 
+from watershed import logs
 from watershed.errors import WatershedError
 
 # "module:attribute" of every top-level command. Modules must be light to import: heavy
@@ -35,8 +39,28 @@ _COMMANDS = [
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="watershed")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="More log lines on stderr: -v INFO, -vv DEBUG [default WARNING].")
+@click.option(
+    "--log-level",
+    type=click.Choice(logs.LEVELS, case_sensitive=False),
+    envvar=logs.LEVEL_ENV,
+    show_envvar=True,
+    help="Log level (given here it wins over -v, and -v over the variable) "
+    "[default WARNING; the long-running services INFO].",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, log_level: str | None) -> None:
     """Watershed: batch + stream analytics platform (see README.md)."""
+    chosen: int | None = None
+    from_env = ctx.get_parameter_source("log_level") is ParameterSource.ENVIRONMENT
+    if log_level and not from_env:
+        chosen = logs.level_number(log_level)
+    elif verbose:
+        chosen = logging.INFO if verbose == 1 else logging.DEBUG
+    elif log_level:
+        chosen = logs.level_number(log_level)
+    ctx.meta[logs.CHOSEN_LEVEL] = chosen
+    logs.configure(chosen or logging.WARNING)
 
 
 for _spec in _COMMANDS:

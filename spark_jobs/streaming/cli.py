@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from spark_jobs.streaming.config import StreamConfig, Thresholds
+from watershed.logs import configure_service, log_format_option
 from watershed.settings import load_settings
 
 
@@ -53,15 +54,18 @@ def stream() -> None:
 @click.option("--slack-url", envvar="WATERSHED_ALERT_WEBHOOK_URL", help="Slack-style incoming webhook.")
 @click.option("--pagerduty-url", envvar="WATERSHED_PAGERDUTY_EVENTS_URL", help="PagerDuty Events v2 endpoint.")
 @click.option("--pagerduty-routing-key", envvar="WATERSHED_PAGERDUTY_ROUTING_KEY", help="PagerDuty routing key.")
+@log_format_option()
 def run_command(
     home: str | None,
     spike_ratio: float,
     revenue_drop_ratio: float,
     topic_prefix: str,
     counters_key: str | None,
+    log_format: str,
     **options: Any,
 ) -> None:
     """Run the job in the foreground until SIGTERM (or, with --available-now, until drained)."""
+    configure_service(log_format)  # a long-running service: JSON lines at INFO
     from spark_jobs.streaming import job
     from spark_jobs.streaming.config import ALERTS_TOPIC, METRICS_TOPIC, SOURCE_TOPICS
 
