@@ -2,27 +2,31 @@
 
 Each capability lives in its own module and contributes one click command or group, listed in
 ``_COMMANDS``; this file only wires them together, sets up logging once (:mod:`watershed.logs`:
-``-v``/``--log-level``/``WATERSHED_LOG_LEVEL``, WARNING by default) and turns
-:class:`WatershedError` into one clear line on stderr (exit code 2) instead of a traceback.
+``-v``/``--log-level``/``WATERSHED_LOG_LEVEL``, WARNING by default), hands ``watershed config show``
+every settings model (``_SETTINGS_MODELS``) and turns :class:`WatershedError` into one clear line on stderr (exit
+code 2) instead of a traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+from typing import Any
 
 import click
 from click.core import ParameterSource
 
 from watershed import logs
+from watershed.config_cli import SettingsModel, config_group
 from watershed.errors import WatershedError
+from watershed.settings import Settings
 
 # "module:attribute" of every top-level command. Modules must be light to import: heavy
 # libraries (pyspark, pandas, great_expectations) are imported inside the commands.
 _COMMANDS = [
     "watershed.stack.cli:stack",
-    "watershed.config_cli:config",
     "watershed.demo:demo",
     "collectors.cli:collector",
     "spark_jobs.cli:land",
@@ -35,6 +39,39 @@ _COMMANDS = [
     "quality.cli:quality",
     "warehouse.cli:warehouse",
 ]
+
+# ---- the settings models of `watershed config show` (components load when the command runs) ----
+
+
+def _collector_settings(platform: Settings) -> Any:
+    from collectors.settings import load_collector_settings
+
+    return load_collector_settings()
+
+
+def _quality_settings(platform: Settings) -> Any:
+    from quality.settings import load_quality_settings
+
+    return load_quality_settings()
+
+
+def _stream_config(platform: Settings) -> Any:
+    from spark_jobs.streaming.config import StreamConfig
+
+    # what `watershed stream run` resolves without options (it reads these two variables too)
+    return StreamConfig.for_settings(
+        platform,
+        pagerduty_url=os.environ.get("WATERSHED_PAGERDUTY_EVENTS_URL"),
+        pagerduty_routing_key=os.environ.get("WATERSHED_PAGERDUTY_ROUTING_KEY"),
+    )
+
+
+_SETTINGS_MODELS = (
+    SettingsModel("watershed", lambda platform: platform),
+    SettingsModel("collectors", _collector_settings),
+    SettingsModel("quality", _quality_settings, secrets=("webhook_url",)),
+    SettingsModel("streaming", _stream_config, secrets=("slack_url", "pagerduty_routing_key")),
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,6 +103,7 @@ def cli(ctx: click.Context, verbose: int, log_level: str | None) -> None:
 for _spec in _COMMANDS:
     _module, _attr = _spec.split(":")
     cli.add_command(getattr(importlib.import_module(_module), _attr))
+cli.add_command(config_group(_SETTINGS_MODELS))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -275,10 +275,9 @@ class Settings(BaseSettings):
             "warehouse": self.warehouse,
             "duckdb_path": str(self.duckdb_file) if self.warehouse == "duckdb" else None,
             "snowflake_account": self.snowflake_account,
+            # names only: every secret field, and the alert webhook (its URL is its credential)
             "secrets_set": sorted(
-                name
-                for name in ("pii_hash_key", "snowflake_password", "s3_access_key", "s3_secret_key", "redis_password")
-                if getattr(self, name) is not None
+                name for name in (*_SECRET_FIELDS, "alert_webhook_url") if getattr(self, name) is not None
             ),
         }
 
