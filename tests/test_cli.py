@@ -1,16 +1,18 @@
-"""The `watershed` entry: `config show` prints every settings model without a secret value."""
+"""The `watershed` entry: `config show` prints every settings model without a secret value, and
+`--help` lists every command under the room it comes from."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
 from collectors.settings import CollectorSettings
 from quality.settings import QualitySettings
 from spark_jobs.streaming.config import StreamConfig
-from watershed.cli import main
+from watershed.cli import cli, main
 from watershed.settings import Settings
 
 # Distinctive secret values: none may appear anywhere in the output.
@@ -108,3 +110,36 @@ def test_config_show_names_a_components_mistake_in_one_line(
     monkeypatch.setenv("WATERSHED_QUALITY_SAMPLES", "0")
     assert main(["config", "show"]) == 2
     assert capsys.readouterr().err == "error: WATERSHED_QUALITY_SAMPLES: Input should be greater than or equal to 1\n"
+
+
+# Which room each command comes from, as a new user reads it in `watershed --help`.
+ROOMS = {
+    "core (watershed/)": ["config", "contract", "demo", "stack"],
+    "collectors/": ["collector"],
+    "simulator/": ["generate"],
+    "spark_jobs/": ["ad-counters", "gold", "land", "sessionize", "stream"],
+    "warehouse/": ["warehouse"],
+    "quality/": ["quality"],
+}
+
+
+def help_sections(text: str) -> dict[str, list[str]]:
+    """Heading (up to its " - " description) -> the first word of each line below it."""
+    sections: dict[str, list[str]] = {}
+    for block in text.split("\n\n"):
+        heading, *rows = block.strip("\n").splitlines()
+        if heading.endswith(":") and rows:
+            sections[heading.split(" - ")[0].rstrip(":")] = [row.split()[0] for row in rows if row.startswith("  ")]
+    return sections
+
+
+def test_help_lists_every_command_under_its_room(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    sections = help_sections(text)
+    assert {heading: sections.get(heading) for heading in ROOMS} == ROOMS
+    assert sections["Rooms without a command of their own"] == ["monitoring/"]
+    listed = [name for heading in ROOMS for name in sections[heading]]
+    assert sorted(listed) == sorted(cli.list_commands(None))  # type: ignore[arg-type]
+    assert re.search(r"^  ad-counters +Live per-campaign ad counters", text, re.MULTILINE)
+    assert "-v, --verbose" in text and "--log-level" in text and "WATERSHED_LOG_LEVEL" in text

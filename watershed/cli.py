@@ -2,8 +2,9 @@
 
 Each capability lives in its own module and contributes one click command or group, listed in
 ``_COMMANDS``; this file only wires them together, sets up logging once (:mod:`watershed.logs`:
-``-v``/``--log-level``/``WATERSHED_LOG_LEVEL``, WARNING by default), hands ``watershed config show``
-every settings model (``_SETTINGS_MODELS``) and turns :class:`WatershedError` into one clear line on stderr (exit
+``-v``/``--log-level``/``WATERSHED_LOG_LEVEL``, WARNING by default), lists the commands in ``--help``
+under the room each comes from, hands ``watershed config show`` every settings model
+(``_SETTINGS_MODELS``) and turns :class:`WatershedError` into one clear line on stderr (exit
 code 2) instead of a traceback.
 """
 
@@ -40,6 +41,18 @@ _COMMANDS = [
     "warehouse.cli:warehouse",
 ]
 
+# The rooms of docs/architecture.md in the order `watershed --help` lists them, with a heading each.
+_ROOMS = {
+    "watershed": "core (watershed/) - configuration, the local stack, the event contract, the demo",
+    "collectors": "collectors/ - the HTTP event collector",
+    "simulator": "simulator/ - the traffic generator",
+    "spark_jobs": "spark_jobs/ - landing, the batch jobs and the real-time job",
+    "warehouse": "warehouse/ - the warehouse (DuckDB or Snowflake) and dbt",
+    "quality": "quality/ - the quality gates and the event ledger",
+    "monitoring": "monitoring/ - the pipeline's own metrics, written by the jobs",
+}
+
+
 # ---- the settings models of `watershed config show` (components load when the command runs) ----
 
 
@@ -74,7 +87,40 @@ _SETTINGS_MODELS = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _RoomGroup(click.Group):
+    """A group whose help lists the commands under the room (top-level package) each comes from."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        by_room: dict[str, list[tuple[str, click.Command]]] = {}
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            by_room.setdefault(_room_of(command), []).append((name, command))
+        if not by_room:
+            return
+        width = max(len(name) for commands in by_room.values() for name, _ in commands)
+        limit = formatter.width - 6 - width
+        rooms = [*_ROOMS, *sorted(set(by_room) - set(_ROOMS))]
+        for room in rooms:
+            if room in by_room:
+                with formatter.section(_ROOMS.get(room, f"{room}/")):
+                    formatter.write_dl(
+                        [(name.ljust(width), command.get_short_help_str(limit)) for name, command in by_room[room]]
+                    )
+        idle = [_ROOMS[room] for room in _ROOMS if room not in by_room]
+        if idle:
+            with formatter.section("Rooms without a command of their own"):
+                for line in idle:
+                    formatter.write_text(line)
+
+
+def _room_of(command: click.Command) -> str:
+    module = getattr(command.callback, "__module__", None) or ""
+    return module.split(".")[0] or "watershed"
+
+
+@click.group(cls=_RoomGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="watershed")
 @click.option("-v", "--verbose", count=True, help="More log lines on stderr: -v INFO, -vv DEBUG [default WARNING].")
 @click.option(
