@@ -8,9 +8,12 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from collectors.app import create_app, get_sink
+from collectors.app import create_app
+from collectors.auth import TokenBucket
+from collectors.deps import Client, authenticate, get_settings, get_sink
 from collectors.sink import MemorySink, SinkUnavailable
 from tests.collector.conftest import PII_KEY, PII_KEY_ID, bearer, page_view, settings
+from watershed.contract import Source
 from watershed.pii import Pseudonymiser
 
 
@@ -47,6 +50,20 @@ def test_the_sink_is_a_dependency_tests_can_swap(client: TestClient, sink: Memor
     client.app.dependency_overrides[get_sink] = lambda: other  # type: ignore[attr-defined]
     assert client.post("/v1/events", json=page_view("m"), headers=bearer()).status_code == 200
     assert (len(other.records), len(sink.records)) == (1, 0)
+
+
+def test_authentication_is_a_dependency_tests_can_swap(client: TestClient, sink: MemorySink) -> None:
+    swapped = Client(Source.WEB_ANALYTICS, TokenBucket(0, 0))
+    client.app.dependency_overrides[authenticate] = lambda: swapped  # type: ignore[attr-defined]
+    answer = client.post("/v1/events", json=page_view("m"), headers={"Content-Type": "application/json"})
+    assert (answer.status_code, len(sink.records), sink.records[0].topic) == (200, 1, "user-events")
+
+
+def test_settings_are_a_dependency_tests_can_swap(client: TestClient, sink: MemorySink) -> None:
+    client.app.dependency_overrides[get_settings] = lambda: settings(max_event_bytes=1024)  # type: ignore[attr-defined]
+    event = page_view("m", page_url="https://shop.example.com/" + "p" * 1024)
+    answer = client.post("/v1/events", json=event, headers=bearer())
+    assert (answer.status_code, answer.json()["error"], sink.records) == (413, "payload_too_large", [])
 
 
 def test_ready_reflects_the_sink_and_health_does_not(client: TestClient, sink: MemorySink) -> None:
