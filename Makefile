@@ -13,7 +13,7 @@ MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 export WATERSHED_STATE_DIR ?= $(CURDIR)/.local
 export WATERSHED_CACHE_DIR ?= $(CURDIR)/$(CACHE)
 
-.PHONY: help setup java debian demo test up down status bench lint constraints clean
+.PHONY: help setup java debian demo test test-unit test-stack test-e2e up down status bench lint constraints clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,18 +27,20 @@ java:
 
 # Debian packages, installed when missing with one `apt-get update` (as root): Chromium for the
 # Airflow UI test (playwright drives it; no browser is downloaded) and redis-server, the store of
-# the real-time job's live ad counters (`watershed stack up` runs it under .local/redis)
+# the real-time job's live ad counters (`watershed stack up` runs it under .local/redis), and wrk,
+# the HTTP load generator of the collector benchmark (bench/collector/load.py)
 debian:
 	@missing=(); \
 	  command -v chromium >/dev/null || missing+=(chromium); \
 	  command -v redis-server >/dev/null || missing+=(redis-server); \
+	  command -v wrk >/dev/null || missing+=(wrk); \
 	  if (( $${#missing[@]} )); then \
 	    if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	      echo "==> $${missing[*]} from Debian"; \
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$${missing[@]}"; \
 	    else \
 	      echo "warning: missing $${missing[*]}: run 'sudo apt-get install $${missing[*]}'" \
-	        "(tests/airflow_ui needs chromium; the stack's Redis and its tests need redis-server)" >&2; \
+	        "(tests/airflow_ui needs chromium; the stack's Redis and its tests need redis-server; make bench needs wrk)" >&2; \
 	    fi; \
 	  fi
 
@@ -81,18 +83,38 @@ demo: setup ## Run the platform's main job on the local default and print what h
 	$(BIN)/watershed stack up
 	$(BIN)/watershed demo
 
-test: setup ## Run the test suite (starts its own stack on separate ports)
-	$(BIN)/pytest
+# One pytest run per lane, fastest first, each timed; a lane that collects no test fails (pytest's
+# exit code 5 is not 0). tests/conftest.py puts every test in exactly one lane.
+define lane
+	@echo "==> lane $(1): pytest -m $(1)"
+	@start=$$(date +%s); $(BIN)/pytest -m $(1) $(PYTEST_ARGS); \
+	  echo "==> lane $(1) passed in $$(( $$(date +%s) - start )) s"
+endef
+
+test: setup ## Run the whole suite: the unit, stack and e2e lanes in that order
+	@start=$$(date +%s); \
+	  $(MAKE) --no-print-directory test-unit test-stack test-e2e; \
+	  echo "==> all lanes passed in $$(( $$(date +%s) - start )) s"
+
+test-unit: setup ## The fast lane: no Kafka, MinIO or Redis (pure Python, DataFrames, SQL, dbt, DAG integrity)
+	$(call lane,unit)
+
+test-stack: setup ## Tests against the real local stack (started once on separate ports, stopped after)
+	$(call lane,stack)
+
+test-e2e: setup ## The slowest last: the Airflow UI, the demo day, the installed package
+	$(call lane,e2e)
 
 BENCHES := bench.generate bench.collector.kafka_clients bench.collector.load bench.sessionize bench.warehouse bench.streaming
 
 bench: setup ## Run the benchmarks one at a time (they need the machine to themselves); figures go to BENCHMARKS.md
 	@for b in $(BENCHES); do echo "==> python -m $$b"; $(BIN)/python -m $$b; done
 
-lint: setup ## ruff and mypy
+lint: setup ## ruff, ruff format, mypy and the secret scan (against .secrets.baseline)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	git ls-files -z | xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
 
 constraints: ## Re-pin constraints.txt from the current .venv
 	@{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^watershed'; } > constraints.new && mv constraints.new constraints.txt

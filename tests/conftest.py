@@ -1,8 +1,16 @@
-"""Shared fixtures: a real local stack (Kafka, MinIO, Redis) on test ports, and one SparkSession.
+"""Shared fixtures: a real local stack (Kafka, MinIO, Redis) on test ports, one SparkSession, and
+the lanes.
 
 The stack keeps its state in pytest's temporary folder and listens on ports of its own, so
 `make test` neither needs nor disturbs a stack a developer already has running (nor another test
-run); it is stopped when the session ends.
+run); it is stopped when the session ends. The SparkSession needs no running service: it is
+configured with the test stack's ports, and only a test that also asks for the stack reads Kafka
+or S3 through it.
+
+Every test lands in one lane, marked here so nobody has to remember: ``e2e`` (the Airflow UI, the
+demo day, the installed package: the slowest, run last), ``stack`` (asks for the running stack,
+directly or through a fixture), ``unit`` (everything else: pure Python, DataFrames, SQL on DuckDB,
+dbt, DAG integrity). ``make test-unit`` runs without Kafka, MinIO or Redis.
 """
 
 from __future__ import annotations
@@ -56,18 +64,32 @@ def kafka_bootstrap(stack_settings: Settings) -> str:
 
 
 @pytest.fixture(scope="session")
-def spark(stack_settings: Settings):  # type: ignore[no-untyped-def]
-    """One local SparkSession (Kafka connector and S3A on the classpath) for the session."""
+def spark(stack_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """One local SparkSession (Kafka connector and S3A on the classpath, pointed at the test
+    stack's ports) for the session. Building it starts no service; a test that reads Kafka or S3
+    asks for `stack_settings` (or `kafka_bootstrap`) as well."""
     from spark_jobs.session import spark_session
 
-    session = spark_session(stack_settings, app_name="watershed-tests", **{"spark.driver.memory": "2g"})
+    settings = Settings(**{k.removeprefix("WATERSHED_").lower(): v for k, v in stack_env.items()})
+    session = spark_session(settings, app_name="watershed-tests", **{"spark.driver.memory": "2g"})
     yield session
     session.stop()
 
 
+# the lanes, slowest last; a test is in exactly one
+E2E_PATHS = ("airflow_ui", "e2e", "test_demo_day.py")
+STACK_FIXTURES = frozenset({"stack_settings", "kafka_bootstrap"})
+
+
+def lane(item: pytest.Item) -> str:
+    parts = item.path.relative_to(item.config.rootpath / "tests").parts
+    if parts[0] in E2E_PATHS or item.get_closest_marker("e2e"):
+        return "e2e"
+    if STACK_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("stack"):
+        return "stack"
+    return "unit"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # tests that need the stack get the marker, so `-m "not stack"` runs the fast ones alone
     for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & {"stack_settings", "kafka_bootstrap", "spark"}:
-            item.add_marker(pytest.mark.stack)
+        item.add_marker(getattr(pytest.mark, lane(item)))

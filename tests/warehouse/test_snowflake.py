@@ -25,7 +25,9 @@ OFFLINE_COMPILE = Path(__file__).with_name("offline_compile.py")
 
 
 @pytest.fixture
-def prod() -> Settings:
+def snowflake_on_s3() -> Settings:
+    """Settings with a Snowflake account and an S3 lake: all the statements are built from (the
+    environment stays local: nothing here connects, and prod's other requirements do not apply)."""
     return Settings(
         env="local",
         lake_uri="s3a://acme-lake/watershed",
@@ -35,8 +37,8 @@ def prod() -> Settings:
     )
 
 
-def test_a_load_is_setup_then_one_transaction_of_delete_and_copy_per_table(prod):
-    statements = snowflake_statements(prod, DAY, storage_integration="lake_int")
+def test_a_load_is_setup_then_one_transaction_of_delete_and_copy_per_table(snowflake_on_s3):
+    statements = snowflake_statements(snowflake_on_s3, DAY, storage_integration="lake_int")
 
     setup = statements[: 3 + len(RAW_TABLES)]
     assert setup[:3] == [
@@ -70,18 +72,18 @@ def test_copy_casts_each_parquet_field_and_forces_a_reload():
     assert "$1:occurred_at::TIMESTAMP_NTZ" in events
 
 
-def test_the_statements_parse_as_snowflake_sql(prod):
+def test_the_statements_parse_as_snowflake_sql(snowflake_on_s3):
     sqlglot = pytest.importorskip("sqlglot")
-    for statement in snowflake_statements(prod, DAY):
+    for statement in snowflake_statements(snowflake_on_s3, DAY):
         if statement.startswith(("CREATE FILE FORMAT", "CREATE STAGE")):
             continue  # Snowflake object DDL that sqlglot does not model
         parsed = sqlglot.parse(statement, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
         assert len([p for p in parsed if p is not None]) == 1, statement
 
 
-def test_a_file_lake_cannot_be_loaded_into_snowflake(prod):
+def test_a_file_lake_cannot_be_loaded_into_snowflake(snowflake_on_s3):
     with pytest.raises(WarehouseError, match="Snowflake loads from an S3 lake, but the lake is file://"):
-        snowflake_statements(prod.model_copy(update={"lake_uri": "/tmp/lake"}), DAY)
+        snowflake_statements(snowflake_on_s3.model_copy(update={"lake_uri": "/tmp/lake"}), DAY)
 
 
 class FakeCursor:
@@ -118,11 +120,11 @@ class FakeConnection:
         self.closed = True
 
 
-def test_the_load_runs_every_statement_in_order_and_counts_rows(prod):
+def test_the_load_runs_every_statement_in_order_and_counts_rows(snowflake_on_s3):
     connection = FakeConnection()
-    report = load_snowflake(prod, DAY, connect=lambda: connection, check_lake=False)
+    report = load_snowflake(snowflake_on_s3, DAY, connect=lambda: connection, check_lake=False)
 
-    assert connection.log == [*snowflake_statements(prod, DAY), "<cursor closed>"]
+    assert connection.log == [*snowflake_statements(snowflake_on_s3, DAY), "<cursor closed>"]
     assert report == {
         "date": "2025-01-06",
         "target": "snowflake",
@@ -132,14 +134,14 @@ def test_the_load_runs_every_statement_in_order_and_counts_rows(prod):
     assert connection.closed
 
 
-def test_a_failing_copy_rolls_the_day_back(prod):
+def test_a_failing_copy_rolls_the_day_back(snowflake_on_s3):
     connection = FakeConnection(fail_on="COPY INTO raw.funnel")
     with pytest.raises(WarehouseError, match=r"Snowflake load failed: SQL compilation error:$"):
-        run_statements(connection, snowflake_statements(prod, DAY))
+        run_statements(connection, snowflake_statements(snowflake_on_s3, DAY))
     assert connection.log[-3:] == [copy_sql(raw_table("funnel"), DAY), "ROLLBACK", "<cursor closed>"]
 
 
-def test_print_sql_shows_the_statements_without_connecting(prod, monkeypatch, capsys):
+def test_print_sql_shows_the_statements_without_connecting(snowflake_on_s3, monkeypatch, capsys):
     monkeypatch.setenv("WATERSHED_LAKE_URI", "s3a://acme-lake/watershed")
     assert main(["warehouse", "load", "--date", "2025-01-06", "--target", "snowflake", "--print-sql"]) == 0
     out = capsys.readouterr().out
@@ -147,8 +149,8 @@ def test_print_sql_shows_the_statements_without_connecting(prod, monkeypatch, ca
     assert out.startswith("CREATE SCHEMA IF NOT EXISTS raw;\n")
 
 
-def test_dbt_gets_the_snowflake_credentials_from_the_settings(prod):
-    env = dbt_env(prod, "snowflake", {"EXTRA": "1"})
+def test_dbt_gets_the_snowflake_credentials_from_the_settings(snowflake_on_s3):
+    env = dbt_env(snowflake_on_s3, "snowflake", {"EXTRA": "1"})
     assert {k: v for k, v in env.items() if k.startswith("WATERSHED_SNOWFLAKE_") or k in ("EXTRA",)} == {
         "WATERSHED_SNOWFLAKE_ACCOUNT": "acme-eu1",
         "WATERSHED_SNOWFLAKE_USER": "loader",
