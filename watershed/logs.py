@@ -126,6 +126,7 @@ def configure(level: int | str, json: bool = False) -> None:
         logger = logging.getLogger(name)
         for own in list(logger.handlers):
             logger.removeHandler(own)
+        logger.setLevel(logging.NOTSET)  # the root's level, whatever an earlier uvicorn.Config set
         logger.propagate = True
 
 
@@ -144,7 +145,7 @@ def dict_config(level: int | str, json: bool = False) -> dict[str, Any]:
         "root": {"level": logging.getLevelName(number), "handlers": ["watershed"]},
         "loggers": {
             **{name: {"level": logging.getLevelName(max(logging.WARNING, number))} for name in NOISY},
-            **{name: {"handlers": [], "propagate": True} for name in UVICORN},
+            **{name: {"level": "NOTSET", "handlers": [], "propagate": True} for name in UVICORN},
         },
     }
 
