@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 import httpx
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -29,6 +30,8 @@ schema = schemathesis.openapi.from_dict(
     config=schemathesis.Config.from_dict({"phases": {"coverage": {"enabled": COVERAGE}}}),
 )
 SEEN: Counter[tuple[str, str, int]] = Counter()
+# the last test reads what the generated ones saw, so the whole module runs in the stack lane
+pytestmark = pytest.mark.stack
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
