@@ -1,7 +1,7 @@
 """Data quality gates: Great Expectations suites for every layer, checkpoints, the event ledger
 (docs/quality.md).
 
-* :mod:`quality.checks`: the suites as code, built from the event contract's quality inputs;
+* :mod:`quality.suites`: the suites as code (one module per layer), built from the event contract's quality inputs;
 * :mod:`quality.prepare`: pure pandas preparation (plain types, derived columns);
 * :mod:`quality.engine`: running suites through GX checkpoints, reading the results;
 * :mod:`quality.checkpoints`: what each checkpoint reads for a day and validates;

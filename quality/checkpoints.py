@@ -24,8 +24,9 @@ from typing import Any
 
 import pandas as pd
 
-from quality import checks, prepare
-from quality.engine import ExpectationOutcome, Validation
+from quality import prepare, suites
+from quality.engine import Validation
+from quality.results import ExpectationOutcome
 from quality.settings import QualitySettings
 from watershed.contract import Family
 from watershed.lake import arrow
@@ -58,47 +59,37 @@ def no_data(suite: str, what: str) -> ExpectationOutcome:
 # ---- validations of given frames (pure: the tests and the loaders use these) -------------------
 
 
-def bronze_validations(events: pd.DataFrame, rules: checks.Rules) -> list[Validation]:
+def bronze_validations(events: pd.DataFrame, rules: suites.Rules) -> list[Validation]:
     frame = prepare.events(events, late_after_seconds=rules.late_after_seconds)
-    return [Validation("bronze.events", checks.bronze_event_checks(rules), frame)]
+    return [Validation("bronze.events", suites.bronze_event_checks(rules), frame)]
 
 
 def silver_validations(events: pd.DataFrame | None, sessions: pd.DataFrame | None) -> list[Validation]:
     out = []
     if events is not None:
-        out.append(Validation("silver.events", checks.silver_event_checks(), prepare.silver_events(events)))
+        out.append(Validation("silver.events", suites.silver_event_checks(), prepare.silver_events(events)))
     if sessions is not None:
-        out.append(Validation("silver.sessions", checks.silver_session_checks(), prepare.sessions(sessions)))
+        out.append(Validation("silver.sessions", suites.silver_session_checks(), prepare.sessions(sessions)))
     return out
 
 
 def ad_validations(rows: pd.DataFrame) -> list[Validation]:
-    return [Validation("ads.ad_platform_daily", checks.ad_row_checks(), prepare.ad_rows(rows))]
+    return [Validation("ads.ad_platform_daily", suites.ad_row_checks(), prepare.ad_rows(rows))]
 
 
 def mart_validation(
-    spec: checks.MartSpec, rows: pd.DataFrame, previous_volume: float | None, band: float
+    spec: suites.MartSpec, rows: pd.DataFrame, previous_volume: float | None, band: float
 ) -> Validation:
-    from quality.marts import volume_band
+    from quality.suites.marts import volume_band
 
     return Validation(
-        f"marts.{spec.table}", checks.mart_checks(spec), prepare.plain(rows), volume_band(previous_volume, band)
+        f"marts.{spec.table}", suites.mart_checks(spec), prepare.plain(rows), volume_band(previous_volume, band)
     )
 
 
 def ledger_validation(reconciliation: pd.DataFrame, steps: list[str]) -> Validation:
-    found = [
-        checks.Check(
-            f"reconciles:{step}",
-            "ExpectColumnValuesToBeBetween",
-            {"column": "unexplained", "min_value": 0, "max_value": 0},
-            f"every event before {step} is found in {step} or explained (unexplained = 0 in every hour)",
-            condition=("==", "step", step),
-        )
-        for step in steps
-    ]
     frame = reconciliation if len(reconciliation) else pd.DataFrame({"step": [], "unexplained": []})
-    return Validation("ledger.reconciliation", found, frame.reset_index(drop=True))
+    return Validation("ledger.reconciliation", suites.ledger_checks(steps), frame.reset_index(drop=True))
 
 
 # ---- loaders: read day D -------------------------------------------------------------------------
@@ -115,7 +106,7 @@ def load_bronze(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
     if not found:
         return Prepared([], [no_data("bronze.events", f"bronze/<topic>/dt={iso}")])
     events = pd.concat(found, ignore_index=True)
-    return Prepared(bronze_validations(events, checks.Rules.from_settings(qs)))
+    return Prepared(bronze_validations(events, suites.Rules.from_settings(qs)))
 
 
 def load_silver(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
@@ -139,7 +130,7 @@ def load_ads(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
 
 
 def load_marts(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
-    from quality.marts import load_marts as specs_of
+    from quality.suites.marts import load_marts as specs_of
 
     specs = specs_of(qs.marts_file)
     prepared = Prepared([])

@@ -49,20 +49,19 @@ def run(checkpoint: str, day: datetime, no_alert: bool, no_docs: bool, as_json: 
 @click.option("--checks", "show_checks", is_flag=True, help="Also list every expectation of every suite.")
 def list_(show_checks: bool) -> None:
     """The checkpoints, their suites and (with --checks) their expectations."""
-    from quality import checks
-    from quality.marts import load_marts
+    from quality import suites
     from quality.settings import load_quality_settings
 
     qs = load_quality_settings()
-    rules = checks.Rules.from_settings(qs)
-    suites: dict[str, dict[str, list[checks.Check]]] = {
-        "bronze": {"bronze.events": checks.bronze_event_checks(rules)},
-        "silver": {"silver.events": checks.silver_event_checks(), "silver.sessions": checks.silver_session_checks()},
-        "ads": {"ads.ad_platform_daily": checks.ad_row_checks()},
-        "marts": {f"marts.{s.table}": checks.mart_checks(s) for s in load_marts(qs.marts_file)},
+    rules = suites.Rules.from_settings(qs)
+    by_checkpoint: dict[str, dict[str, list[suites.Check]]] = {
+        "bronze": {"bronze.events": suites.bronze_event_checks(rules)},
+        "silver": {"silver.events": suites.silver_event_checks(), "silver.sessions": suites.silver_session_checks()},
+        "ads": {"ads.ad_platform_daily": suites.ad_row_checks()},
+        "marts": {f"marts.{s.table}": suites.mart_checks(s) for s in suites.load_marts(qs.marts_file)},
         "ledger": {"ledger.reconciliation": []},
     }
-    for name, by_suite in suites.items():
+    for name, by_suite in by_checkpoint.items():
         click.echo(name)
         for suite, found in by_suite.items():
             click.echo(f"  {suite}: {len(found) or 'one per measured step'} expectations")

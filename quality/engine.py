@@ -1,7 +1,7 @@
 """Running suites with Great Expectations Core 1.x and reading its answers.
 
 One file-backed GX project lives under ``<quality dir>/gx``: each run saves the suites (rebuilt
-from :mod:`quality.checks`, so the JSON there is an export, never edited by hand), a pandas
+from :mod:`quality.suites`, so the JSON there is an export, never edited by hand), a pandas
 data source with one dataframe asset per suite, a validation definition and a ``gx.Checkpoint``
 per suite whose ``UpdateDataDocsAction`` renders the result into the Data Docs site
 (``gx/uncommitted/data_docs/local_site/index.html``); GX stores every validation result under
@@ -22,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from quality.checks import Check, Condition
+from quality.results import ExpectationOutcome
+from quality.suites import Check, Condition
 
 DATA_SOURCE = "watershed"
 BATCH = "whole"
@@ -37,48 +38,6 @@ class Validation:
     checks: list[Check]
     frame: pd.DataFrame
     parameters: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ExpectationOutcome:
-    suite: str
-    name: str
-    expectation: str
-    columns: list[str]
-    description: str
-    success: bool
-    element_count: int | None = None
-    unexpected_count: int | None = None
-    unexpected_percent: float | None = None
-    samples: list[Any] = field(default_factory=list)
-    observed_value: Any = None
-    expected: dict[str, Any] = field(default_factory=dict)  # the bounds, as evaluated
-    error: str | None = None
-
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.suite}/{self.name}"
-
-    def explain(self) -> str:
-        """One line: what failed, how many rows, which values."""
-        if self.error:
-            return f"{self.qualified_name}: could not be evaluated: {self.error}"
-        if self.unexpected_count is not None:
-            of = ""
-            if self.element_count:
-                of = f" of {self.element_count} ({100 * self.unexpected_count / self.element_count:.2f}%)"
-            sample = f", e.g. {', '.join(_short(v) for v in self.samples)}" if self.samples else ""
-            return f"{self.qualified_name}: {self.unexpected_count}{of} rows unexpected{sample} [{self.description}]"
-        bounds = ""
-        if self.expected:
-            low, high = self.expected.get("min_value"), self.expected.get("max_value")
-            bounds = f", expected within [{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-        return f"{self.qualified_name}: observed {_short(self.observed_value)}{bounds} [{self.description}]"
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _jsonable(value: Any) -> Any:
@@ -171,7 +130,7 @@ def suite(name: str, checks: list[Check]) -> Any:
     return gx.ExpectationSuite(
         name=name,
         expectations=[expectation(c) for c in checks],
-        meta={"built_by": "quality.checks (docs/quality.md)", "fingerprint": fingerprint(checks)},
+        meta={"built_by": "quality.suites (docs/quality.md)", "fingerprint": fingerprint(checks)},
     )
 
 

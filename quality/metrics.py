@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from quality.runner import CheckpointOutcome
+    from quality.results import CheckpointOutcome
 
 log = logging.getLogger(__name__)
 JOB = "watershed_quality"

@@ -19,13 +19,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from quality.checkpoints import LOADERS, Prepared
-from quality.engine import ExpectationOutcome
+from quality.results import CheckpointOutcome, ExpectationOutcome
 from quality.settings import QualitySettings, load_quality_settings
 from watershed.errors import WatershedError
 from watershed.settings import Settings, load_settings
@@ -44,65 +43,6 @@ class QualityGateFailed(WatershedError):
             f"quality checkpoint {outcome.checkpoint} failed for {outcome.date}: {names}{more} "
             f"(score {outcome.score:.3f}; details in {outcome.result_path})"
         )
-
-
-@dataclass
-class CheckpointOutcome:
-    checkpoint: str
-    date: str
-    success: bool
-    evaluated: int
-    met: int
-    score: float
-    expectations: list[ExpectationOutcome]
-    notes: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-    result_path: str | None = None
-    data_docs: str | None = None
-    metrics_path: str | None = None
-    alert_sent: bool = False
-
-    @property
-    def failures(self) -> list[ExpectationOutcome]:
-        return [e for e in self.expectations if not e.success]
-
-    @property
-    def failed_names(self) -> list[str]:
-        return [f.qualified_name for f in self.failures]
-
-    def failure(self, qualified_name: str) -> ExpectationOutcome | None:
-        return next((e for e in self.expectations if e.qualified_name == qualified_name), None)
-
-    def report(self) -> list[str]:
-        """The human-readable report the CLI prints."""
-        verdict = "PASSED" if self.success else "FAILED"
-        lines = [
-            f"checkpoint {self.checkpoint} for {self.date}: {verdict} "
-            f"({self.met}/{self.evaluated} expectations met, score {self.score:.3f})"
-        ]
-        lines += [f"  FAILED {f.explain()}" for f in self.failures]
-        lines += [f"  note: {n}" for n in self.notes]
-        if self.result_path:
-            lines.append(f"  result: {self.result_path}")
-        if self.data_docs:
-            lines.append(f"  Data Docs: {self.data_docs}")
-        return lines
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["failed"] = self.failed_names
-        return data
-
-    def summary(self) -> dict[str, Any]:
-        """Small enough for an Airflow XCom: the verdict, the score and where the rest is."""
-        return {
-            "checkpoint": self.checkpoint,
-            "date": self.date,
-            "success": self.success,
-            "score": self.score,
-            "failed": self.failed_names,
-            "result_path": self.result_path,
-        }
 
 
 def outcome_of(

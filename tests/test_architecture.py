@@ -156,7 +156,7 @@ def test_the_checker_sees_an_upward_and_a_circular_import() -> None:
     assert not allowed("watershed.settings", "quality.runner")
     assert not allowed("spark_jobs.cli", "quality.runner")
     assert not allowed("quality.cli", "watershed.cli")
-    assert allowed("quality.marts", "warehouse.loader")
+    assert allowed("quality.suites.marts", "warehouse.loader")
     assert allowed("dags.ecommerce_daily", "quality.tasks")
     assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}, {"d"}]
 

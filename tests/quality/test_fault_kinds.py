@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from quality.checkpoints import Prepared, bronze_validations, silver_validations
-from quality.checks import Rules
+from quality.suites import Rules
 from tests.quality.conftest import as_bronze, as_silver_events, as_silver_sessions, generated, run
 from watershed.contract import quality_inputs
 

@@ -1,4 +1,5 @@
-"""Which marts the marts checkpoint checks, and how.
+"""The ``marts.<table>`` suites: which marts the marts checkpoint checks, and how (:class:`MartSpec`,
+:func:`mart_checks`, the day-over-day band).
 
 The default list is the dbt marts of ``dbt/models/marts`` (docs/warehouse.md), in the ``marts``
 schema, each with its grain as key and the day column it is partitioned by. Rates that are
@@ -13,10 +14,76 @@ to a JSON list to replace the defaults::
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from quality.checks import MartSpec
+from quality.suites.expectations import Check
 from watershed.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class MartSpec:
+    """What to check on one mart: its key, its rates and the measure whose day-over-day change
+    must stay within the band. `date_column` selects the day; `volume` is a column summed over
+    the day's rows, or None to count rows."""
+
+    table: str
+    key: tuple[str, ...]
+    date_column: str
+    rate_columns: tuple[str, ...] = ()
+    volume: str | None = None
+    non_negative: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def mart_checks(spec: MartSpec) -> list[Check]:
+    out = [
+        Check(
+            "unique:" + ",".join(spec.key),
+            "ExpectCompoundColumnsToBeUnique" if len(spec.key) > 1 else "ExpectColumnValuesToBeUnique",
+            {"column_list": list(spec.key)} if len(spec.key) > 1 else {"column": spec.key[0]},
+            f"one row per {', '.join(spec.key)}",
+        ),
+        *[
+            Check(f"required:{c}", "ExpectColumnValuesToNotBeNull", {"column": c}, f"{c} is set on every row")
+            for c in spec.key
+        ],
+        *[
+            Check(
+                f"range:{c}",
+                "ExpectColumnValuesToBeBetween",
+                {"column": c, "min_value": 0, "max_value": 1},
+                f"{c} is a rate within [0, 1]",
+            )
+            for c in spec.rate_columns
+        ],
+        *[
+            Check(f"range:{c}", "ExpectColumnValuesToBeBetween", {"column": c, "min_value": 0}, f"{c} >= 0")
+            for c in spec.non_negative
+        ],
+    ]
+    parameters = {"min_value": {"$PARAMETER": "volume_min"}, "max_value": {"$PARAMETER": "volume_max"}}
+    if spec.volume:
+        out.append(
+            Check(
+                "volume_day_over_day",
+                "ExpectColumnSumToBeBetween",
+                {"column": spec.volume, **parameters},
+                f"the day's sum of {spec.volume} is within the band around the previous day's",
+            )
+        )
+    else:
+        out.append(
+            Check(
+                "volume_day_over_day",
+                "ExpectTableRowCountToBeBetween",
+                dict(parameters),
+                "the day's row count is within the band around the previous day's",
+            )
+        )
+    return out
+
 
 DEFAULT_MARTS: tuple[MartSpec, ...] = (
     MartSpec(
