@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spark_jobs.streaming.config import StreamConfig
-from spark_jobs.streaming.job import QUERIES, read_json
+from spark_jobs.streaming.heartbeat import QUERIES
+from spark_jobs.streaming.state import read_json
 from watershed.settings import Settings
 
 

@@ -1,19 +1,18 @@
 """Alert delivery: a Slack-style incoming webhook and PagerDuty Events API v2.
 
-Payload builders are pure (tested on inline alerts); :func:`deliver` posts them and never
-raises: an unreachable webhook is logged and reported as not delivered, it must not stop the
-stream (the alert is on the `alerts` topic in any case).
+Payload builders are pure (tested on inline alerts); :func:`deliver` posts them through the one
+sender (:func:`watershed.alerts.post`) and never raises: an unreachable webhook is logged and
+reported as not delivered, it must not stop the stream (the alert is on the `alerts` topic in any
+case).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from spark_jobs.streaming.anomaly_rules import Alert
+from watershed.alerts import post
 from watershed.alerts import slack_payload as _slack_body
-
-log = logging.getLogger(__name__)
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _PD_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
@@ -61,20 +60,13 @@ def deliver(
     counts = {"delivered": 0, "failed": 0}
     if not alerts or not (slack_url or pagerduty_url):
         return counts
-    import httpx
-
-    with httpx.Client(timeout=timeout) as client:
-        for alert in alerts:
-            targets = []
-            if slack_url:
-                targets.append((slack_url, slack_payload(alert)))
-            if pagerduty_url and pagerduty_routing_key:
-                targets.append((pagerduty_url, pagerduty_payload(alert, pagerduty_routing_key)))
-            for url, body in targets:
-                try:
-                    client.post(url, json=body).raise_for_status()
-                    counts["delivered"] += 1
-                except httpx.HTTPError as error:
-                    log.error("alert %s not delivered to %s: %s", alert.alert_id, url.split("?")[0], error)
-                    counts["failed"] += 1
+    for alert in alerts:
+        targets = []
+        if slack_url:
+            targets.append((slack_url, slack_payload(alert)))
+        if pagerduty_url and pagerduty_routing_key:
+            targets.append((pagerduty_url, pagerduty_payload(alert, pagerduty_routing_key)))
+        for url, body in targets:
+            delivered = post(url, body, timeout=timeout, what=f"alert {alert.alert_id}")
+            counts["delivered" if delivered else "failed"] += 1
     return counts

@@ -17,7 +17,7 @@ from pathlib import Path
 from simulator import GeneratorConfig, simulate
 from simulator.wire import dumps, payloads
 from spark_jobs.streaming import counters
-from spark_jobs.streaming.job import read_json
+from spark_jobs.streaming.state import read_json
 from tests.streaming import recompute
 from tests.streaming.conftest import event
 
