@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from watershed.alerts import slack_payload
+from watershed.alerts import post, slack_payload
 
 if TYPE_CHECKING:
-    from quality.runner import CheckpointOutcome
+    from quality.results import CheckpointOutcome
 
 log = logging.getLogger(__name__)
 MAX_LINES = 20  # Slack truncates long sections; the result file has everything
@@ -39,12 +39,4 @@ def send(url: str | None, outcome: CheckpointOutcome, timeout: float = 10.0) -> 
     if not url:
         log.warning("quality alert (no webhook configured): %s failed for %s", outcome.checkpoint, outcome.date)
         return False
-    import httpx
-
-    try:
-        response = httpx.post(url, json=payload(outcome), timeout=timeout)
-        response.raise_for_status()
-    except httpx.HTTPError as error:
-        log.error("could not deliver the quality alert to the webhook: %s", error)
-        return False
-    return True
+    return post(url, payload(outcome), timeout=timeout, what="quality alert")

@@ -22,21 +22,27 @@ def slack_payload(title: str, lines: list[str], *, severity: str = "error") -> d
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
+def post(url: str, body: dict[str, Any], *, timeout: float = 10.0, what: str = "alert") -> bool:
+    """The one alert sender: POST one webhook body (Slack, PagerDuty) to `url`; True when it
+    answered 2xx. Never raises: an unreachable or refusing webhook is logged (without the URL's
+    query, which may carry a token) and reported as not delivered."""
+    import httpx
+
+    try:
+        httpx.post(url, json=body, timeout=timeout).raise_for_status()
+    except httpx.HTTPError as error:
+        log.error("could not deliver the %s to %s: %s", what, url.split("?")[0], error)
+        return False
+    return True
+
+
 def send(title: str, lines: list[str], *, severity: str = "error", url: str | None = None) -> bool:
     """Post the alert to `url` (default: WATERSHED_ALERT_WEBHOOK_URL); True when delivered."""
     url = url or load_settings().alert_webhook_url
     log.warning("alert: %s | %s", title, " | ".join(lines))
     if not url:
         return False
-    import httpx
-
-    try:
-        response = httpx.post(url, json=slack_payload(title, lines, severity=severity), timeout=10)
-        response.raise_for_status()
-    except httpx.HTTPError as error:
-        log.error("could not deliver the alert to the webhook: %s", error)
-        return False
-    return True
+    return post(url, slack_payload(title, lines, severity=severity))
 
 
 def task_failed(context: dict[str, Any]) -> None:
