@@ -96,10 +96,22 @@ WITH received AS (
         coalesce(regexp_matches(lower(user_agent), '{BOT_USER_AGENT_PATTERN}'), false) AS is_bot,
         event_type IN ({session_types}) AS in_session
     FROM deduplicated
-), flagged AS (
-    SELECT *, CASE WHEN in_session AND (lag(occurred_at) OVER w IS NULL
-        OR epoch_us(occurred_at) - epoch_us(lag(occurred_at) OVER w) > {gap_us}) THEN 1 ELSE 0 END AS starts
+), gaps AS (
+    SELECT *, epoch_us(occurred_at) // 86400000000 AS day,
+        lag(epoch_us(occurred_at) // 86400000000) OVER w AS previous_day,
+        CASE WHEN in_session AND (lag(occurred_at) OVER w IS NULL
+        OR epoch_us(occurred_at) - epoch_us(lag(occurred_at) OVER w) > {gap_us}) THEN 1 ELSE 0 END AS new_visit
     FROM keyed WINDOW w AS (PARTITION BY user_key, in_session ORDER BY occurred_at, event_id)
+), visited AS (
+    SELECT *, sum(new_visit) OVER (PARTITION BY user_key, in_session ORDER BY occurred_at, event_id
+        ROWS UNBOUNDED PRECEDING) AS visit_no
+    FROM gaps
+), flagged AS (
+    -- the contract's longest session: a visit begun two or more days before this event's day restarts here
+    SELECT * EXCLUDE (day, previous_day, new_visit, visit_no),
+        CASE WHEN new_visit = 1 OR (in_session AND day > previous_day
+            AND day - min(day) OVER (PARTITION BY user_key, in_session, visit_no) >= 2) THEN 1 ELSE 0 END AS starts
+    FROM visited
 ), numbered AS (
     SELECT *, sum(starts) OVER (PARTITION BY user_key, in_session ORDER BY occurred_at, event_id
         ROWS UNBOUNDED PRECEDING) AS session_no

@@ -80,8 +80,13 @@ def _sessions(
     order = sort_order(composite(key, t - config.window_start_ms), event_high[rows], event_low[rows])
     rows, key, t = rows[order], key[order], t[order]
 
+    # a visit: a run of one key's events without a gap over GAP_MS; a session crosses at most one
+    # midnight, so a visit that began two or more days before an event's day restarts there
     new = np.ones(len(rows), dtype=bool)
     new[1:] = (key[1:] != key[:-1]) | (t[1:] - t[:-1] > GAP_MS)
+    day = t // DAY_MS
+    visit_day = day[np.flatnonzero(new)][np.cumsum(new) - 1]
+    new[1:] |= (day[1:] > day[:-1]) & (day[1:] - visit_day[1:] >= 2)
     session = np.cumsum(new) - 1
     first = np.flatnonzero(new)
     last = np.append(first[1:], len(rows)) - 1

@@ -63,6 +63,7 @@ def quarantine_reason(time: TimeRules) -> str:
 def sessions_sql(bronze_glob: str, rules: SessionRules = SessionRules(), time: TimeRules = TimeRules()) -> str:  # noqa: B008
     """A SELECT of the silver sessions (the columns of spark_jobs.batch.transforms.sessions.sessions)."""
     order = "occurred_at, event_id"
+    day = "epoch_us(occurred_at) // 86400000000"  # the UTC day, as a number
     bot = f"regexp_matches(lower(user_agent), {_quote(BOT_USER_AGENT_PATTERN)})"
     first = "arg_min({0}, ({1})) FILTER (WHERE {0} IS NOT NULL)"
     last = "arg_max({0}, ({1})) FILTER (WHERE {0} IS NOT NULL)"
@@ -80,12 +81,20 @@ WITH bronze AS (
 ), visits AS (
     SELECT *, coalesce(user_id, anonymous_id) AS user_key
     FROM deduplicated WHERE event_type IN {_in(list(rules.event_types))}
-), flagged AS (
-    SELECT *,
+), gaps AS (
+    SELECT *, {day} AS day, lag({day}) OVER w AS previous_day,
         CASE WHEN lag(occurred_at) OVER w IS NULL
                OR epoch_us(occurred_at) - epoch_us(lag(occurred_at) OVER w) > {span(rules.gap)}
-             THEN 1 ELSE 0 END AS starts
+             THEN 1 ELSE 0 END AS new_visit
     FROM visits WINDOW w AS (PARTITION BY user_key ORDER BY {order})
+), visited AS (
+    SELECT *, sum(new_visit) OVER (PARTITION BY user_key ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS visit_no
+    FROM gaps
+), flagged AS (
+    -- the longest session: a visit that began two or more days before this event's day restarts here
+    SELECT *, CASE WHEN new_visit = 1 OR (day > previous_day
+        AND day - min(day) OVER (PARTITION BY user_key, visit_no) >= 2) THEN 1 ELSE 0 END AS starts
+    FROM visited
 ), numbered AS (
     SELECT *, sum(starts) OVER (PARTITION BY user_key ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS session_no
     FROM flagged

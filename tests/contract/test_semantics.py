@@ -3,10 +3,13 @@ the bot rule give DuckDB the answers the Python reference gives."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import duckdb
 import pytest
 
 from watershed.contract import BOT_USER_AGENT_PATTERN, SESSION_EVENT_TYPES, is_bot_user_agent, session_id
+from watershed.contract.semantics import session_starts
 
 AGENTS = [
     ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", True),
@@ -39,3 +42,22 @@ def test_missing_agent_is_not_a_bot() -> None:
 def test_sessions_are_site_activity() -> None:
     assert "purchase" in SESSION_EVENT_TYPES
     assert not {"refund", "impression", "click", "conversion"} & set(SESSION_EVENT_TYPES)
+
+
+def test_session_starts_gap_of_exactly_the_gap_stays_one_microsecond_more_starts():
+    t0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    times = [
+        t0,
+        t0 + timedelta(minutes=30),
+        t0 + timedelta(minutes=60, microseconds=1),
+        t0 + timedelta(minutes=60, microseconds=1),
+    ]
+    assert session_starts(times) == [True, False, True, False]  # equal timestamps: one session
+
+
+def test_session_starts_cuts_a_visit_at_the_second_midnight_it_reaches():
+    evening = datetime(2026, 11, 19, 23, 50, tzinfo=UTC)
+    # 23:50 on D-1, then every 20 minutes: 00:10 on D (one midnight crossed: same session) ...
+    times = [evening + timedelta(minutes=20 * i) for i in range(75)]  # ... to 00:30 on D+1
+    starts = session_starts(times)
+    assert [times[i] for i, s in enumerate(starts) if s] == [evening, datetime(2026, 11, 21, 0, 10, tzinfo=UTC)]

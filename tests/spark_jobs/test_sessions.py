@@ -13,6 +13,7 @@ from spark_jobs.batch.transforms.dedup import deduplicate
 from spark_jobs.batch.transforms.sessions import events_of_day, sessionize, sessions
 from spark_jobs.common.lake_rules import SessionRules
 from watershed.contract.semantics import session_id as reference_id
+from watershed.contract.semantics import session_starts
 
 RULES = SessionRules()
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -206,6 +207,68 @@ def test_a_session_crossing_midnight_belongs_to_the_day_it_starts(spark, bronze)
             ("r1", "u1", None, None),
         ),
     )
+
+
+def _steady(start: datetime, end: datetime, every: timedelta) -> list[datetime]:
+    times = [start]
+    while times[-1] + every <= end:
+        times.append(times[-1] + every)
+    return times
+
+
+def test_a_visit_crossing_two_midnights_is_one_session_until_the_second(spark, bronze):
+    # a kiosk: an event every 20 minutes from 08:00 on D-1 to 02:00 on D+1 (127 events)
+    times = _steady(datetime(2026, 11, 19, 8, tzinfo=UTC), datetime(2026, 11, 21, 2, tzinfo=UTC), timedelta(minutes=20))
+    events = bronze(*[{"event_id": f"k{i:03d}", "occurred_at": t} for i, t in enumerate(times)])
+    sessionized = sessionize(events, RULES)
+    starts = sessions(sessionized).select("session_id", "session_start", "session_end", "event_count")
+    first, second = reference_id("u1", "k000"), reference_id("u1", "k120")
+    assert len(times) == 127 and times[120] == datetime(2026, 11, 21, tzinfo=UTC)
+    assertDataFrameEqual(
+        starts,
+        spark.createDataFrame([(first, times[0], times[119], 120), (second, times[120], times[126], 7)], starts.schema),
+    )
+    # each part belongs to the day it starts: D-1 owns D's events too, D owns none, D+1 its own
+    owned = {d: events_of_day(sessionized, date(2026, 11, d)).count() for d in (19, 20, 21)}
+    assert owned == {19: 120, 20: 0, 21: 7}
+    assert session_starts(times) == [i in (0, 120) for i in range(127)]
+
+
+def test_a_visit_of_days_starts_a_session_at_each_later_midnight(spark, bronze):
+    # a bot without a pause over 30 minutes for four days from 12:00 on D-1 (every 25 minutes)
+    times = _steady(
+        datetime(2026, 11, 19, 12, tzinfo=UTC), datetime(2026, 11, 23, 12, tzinfo=UTC), timedelta(minutes=25)
+    )
+    events = bronze(*[{"event_id": f"b{i:04d}", "occurred_at": t} for i, t in enumerate(times)])
+    found = sessions(sessionize(events, RULES)).select("session_start", "session_end")
+    first_of = {d: min(t for t in times if t.day == d) for d in (21, 22, 23)}
+    last_of = {d: max(t for t in times if t.day == d) for d in (20, 21, 22)}
+    expected = [
+        (times[0], last_of[20]),  # crosses one midnight, ends before the second
+        (first_of[21], last_of[21]),
+        (first_of[22], last_of[22]),
+        (first_of[23], times[-1]),
+    ]
+    assertDataFrameEqual(found, spark.createDataFrame(expected, found.schema))
+    assert first_of[21] == datetime(2026, 11, 21, 0, 15, tzinfo=UTC)
+    starts = [i for i, start in enumerate(session_starts(times)) if start]
+    assert starts == [0, *(times.index(first_of[d]) for d in (21, 22, 23))]
+
+
+def test_a_pause_starts_a_new_visit_which_may_cross_a_midnight_again(spark, bronze):
+    # one visit from 12:00 on D-2 to 22:00 on D-1 (103 events), an hour's pause, then a second
+    # visit from 23:00 on D-1 to 00:20 on D: one session across D's midnight, not cut there
+    times = _steady(
+        datetime(2026, 11, 18, 12, tzinfo=UTC), datetime(2026, 11, 19, 22, tzinfo=UTC), timedelta(minutes=20)
+    )
+    times += _steady(
+        datetime(2026, 11, 19, 23, tzinfo=UTC), datetime(2026, 11, 20, 0, 20, tzinfo=UTC), timedelta(minutes=20)
+    )
+    events = bronze(*[{"event_id": f"g{i:03d}", "occurred_at": t} for i, t in enumerate(times)])
+    found = sessions(sessionize(events, RULES)).select("session_start", "session_end", "event_count")
+    expected = [(times[0], times[102], 103), (times[103], times[107], 5)]
+    assertDataFrameEqual(found, spark.createDataFrame(expected, found.schema))
+    assert session_starts(times) == [i in (0, 103) for i in range(108)]
 
 
 def test_is_bot_follows_each_events_user_agent(spark, bronze):

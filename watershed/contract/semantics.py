@@ -11,6 +11,11 @@ Sessionization (docs/contract.md has the prose):
 * order: ``(occurred_at, event_id)`` per user key;
 * a new session starts when the gap to the previous event is strictly greater than
   :data:`SESSION_GAP` (a gap of exactly 30:00 stays in the session);
+* the longest session: a *visit* (a run of events with no such gap) may cross one UTC midnight
+  in one session; at the first event of each later day the visit reaches, a new session starts
+  (the visit has gone on since before the previous midnight). A session therefore ends before
+  the second midnight after the day it starts, is under 48 hours long, and the run for day D
+  needs no history before the last :data:`SESSION_GAP` of D-2 (see :func:`session_starts`);
 * a session belongs to the UTC day of its first event;
 * ``session_id`` = first 32 hex characters of ``sha256(user_key || '|' || first event_id)``.
 """
@@ -19,7 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from watershed.contract.events import EVENT_MODELS
 from watershed.contract.families import Family
@@ -50,6 +56,27 @@ def is_bot_user_agent(user_agent: str | None) -> bool:
 
 def user_key(user_id: str | None, anonymous_id: str | None) -> str | None:
     return user_id if user_id is not None else anonymous_id
+
+
+def session_starts(times: Sequence[datetime], gap: timedelta = SESSION_GAP) -> list[bool]:
+    """Reference rule: for one user key's session events in ``(occurred_at, event_id)`` order
+    (aware datetimes), whether each starts a session.
+
+    A gap over `gap` starts a session (and a new visit). So does the first event of a UTC day
+    when its visit began two or more days earlier, i.e. has been going on since before the
+    previous midnight: a visit from 08:00 on D-1 to 02:00 on D+1 is one session until D's last
+    event and a second one from D+1's first."""
+    starts: list[bool] = []
+    visit_day = previous = None
+    for t in times:
+        day = t.astimezone(UTC).date()
+        if previous is None or visit_day is None or t - previous > gap:
+            visit_day = day
+            starts.append(True)
+        else:
+            starts.append(day > previous.astimezone(UTC).date() and (day - visit_day).days >= 2)
+        previous = t
+    return starts
 
 
 def session_id(user_key: str, first_event_id: str) -> str:

@@ -1,8 +1,10 @@
 """`watershed sessionize --date D`: bronze -> silver/events, silver/sessions and quarantine for D.
 
-Reads bronze dt=D-1 (only the hours that can hold the last `gap` before midnight: they decide
-whether D's first events continue an earlier session), dt=D and dt=D+1 (where sessions that start
-on D continue) of every topic. Writes exactly the dt=D partition of:
+Reads bronze of every topic for dt=D-2 (only the hours that can hold its last `gap`), dt=D-1
+(whether a visit reaching D began before D-1's midnight, which starts a new session at D's first
+event: the longest-session rule of watershed.contract.semantics), dt=D and dt=D+1 (where sessions
+that start on D continue; they end before the midnight after D+1). Writes exactly the dt=D
+partition of:
 
 * ``quarantine/events``: invalid rows of bronze dt=D with their reason (rows of D-1 and D+1 are
   quarantined by the runs of those days);
@@ -54,16 +56,22 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
+def history_start(day: date, gap: timedelta) -> datetime:
+    """The earliest event time the run for `day` needs: `gap` before D-1's midnight."""
+    return midnight(day - timedelta(days=1)) - gap
+
+
 def extract_bronze(
     spark: SparkSession, settings: Settings, day: date, gap: timedelta, topics: Sequence[str] = TOPICS
 ) -> DataFrame:
-    """Bronze rows of the days sessionizing `day` needs (the tail of D-1, D, D+1)."""
-    tail_start = midnight(day) - gap
+    """Bronze rows of the days sessionizing `day` needs (the tail of D-2, D-1, D, D+1)."""
+    tail_start = history_start(day, gap)
     frames = []
     for topic in topics:
         table = lake.path(settings, "bronze", topic)
-        frame = read_days(spark, table, [day - timedelta(days=1), day, day + timedelta(days=1)], bronze_schema())
-        before = F.col("dt") < F.lit(day)
+        days = [day + timedelta(days=d) for d in (-2, -1, 0, 1)]
+        frame = read_days(spark, table, days, bronze_schema())
+        before = F.col("dt") < F.lit(day - timedelta(days=1))
         frames.append(frame.where(~before | (F.col("hour") >= F.lit(tail_start.hour))))
     result = frames[0]
     for frame in frames[1:]:
@@ -79,9 +87,9 @@ def transform(
     checked = with_quarantine_reason(bronze, time_rules)
     own = checked.where(F.col("dt") == F.lit(day))
     valid = valid_events(checked)
-    # of the previous day only the last `gap` matters; rows before it cannot continue into `day`
-    tail_start = midnight(day) - rules.gap
-    valid = valid.where((F.col("dt") >= F.lit(day)) | (F.col("occurred_at") >= F.lit(tail_start)))
+    # of D-2 only the last `gap` matters: whether a visit crossing D-1's midnight began before it
+    tail_start = history_start(day, rules.gap)
+    valid = valid.where((F.col("dt") >= F.lit(day - timedelta(days=1))) | (F.col("occurred_at") >= F.lit(tail_start)))
     events = events_of_day(sessionize(deduplicate(valid), rules), day)
     return events.select(*SILVER_EVENT_COLUMNS), quarantined(own), own
 

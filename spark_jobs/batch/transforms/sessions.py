@@ -6,7 +6,9 @@
 * Order per user_key: (occurred_at, event_id), so equal timestamps are ordered by event_id and
   arrival order never matters (an out-of-order event is placed by its occurred_at).
 * A new session starts when the gap to the previous event is strictly greater than ``rules.gap``
-  (a gap of exactly 30:00 stays in the session).
+  (a gap of exactly 30:00 stays in the session), and at the first event of a UTC day when the
+  visit (the run of events without such a gap) began two or more days earlier: a session crosses
+  at most one midnight, so it ends before the second midnight after its day.
 * session_start is the first event's occurred_at; the session belongs to that UTC day.
 * session_id = first 32 hex characters of sha256(user_key || '|' || first event_id).
 """
@@ -45,11 +47,17 @@ def sessionize(events: DataFrame, rules: SessionRules) -> DataFrame:
     order = Window.partitionBy("user_key").orderBy("occurred_at", "event_id")
     running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     previous = F.lag("occurred_at").over(order)
-    starts = previous.isNull() | (micros("occurred_at") - micros(previous) > F.lit(span(rules.gap)))
+    new_visit = previous.isNull() | (micros("occurred_at") - micros(previous) > F.lit(span(rules.gap)))
     # The bot rule is a regular expression, costly per row; a user's agent rarely changes, so it is
     # evaluated where the agent differs from the previous event's and the verdict carried forward.
     changed = ~F.lag("user_agent").over(order).eqNullSafe(F.col("user_agent"))
-    visits = visits.withColumns({"_starts": starts, "_verdict": F.when(changed, is_bot())})
+    visits = visits.withColumns({"_previous": previous, "_new_visit": new_visit, "_verdict": F.when(changed, is_bot())})
+    # the longest session: a visit that has gone on since before the previous midnight starts a
+    # new session at its first event of the day
+    day = F.to_date("occurred_at")
+    visit_day = F.to_date(F.last(F.when(F.col("_new_visit"), F.col("occurred_at")), ignorenulls=True).over(running))
+    next_day = (day > F.to_date("_previous")) & (F.datediff(day, visit_day) >= 2)
+    visits = visits.withColumn("_starts", F.col("_new_visit") | next_day)
     # session_id is hashed at each session's first event (not at every event) and carried forward
     first_id = session_id(F.col("user_key"), F.col("event_id"))
     visits = visits.withColumns(
@@ -58,7 +66,7 @@ def sessionize(events: DataFrame, rules: SessionRules) -> DataFrame:
             "session_id": F.last(F.when(F.col("_starts"), first_id), ignorenulls=True).over(running),
             "session_start": F.last(F.when(F.col("_starts"), F.col("occurred_at")), ignorenulls=True).over(running),
         }
-    ).drop("_starts", "_verdict")
+    ).drop("_previous", "_new_visit", "_starts", "_verdict")
     others = keyed.where(~in_session).withColumns(
         {"is_bot": is_bot(), "session_id": F.lit(None).cast("string"), "session_start": F.lit(None).cast("timestamp")}
     )
