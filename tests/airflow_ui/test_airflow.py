@@ -39,8 +39,8 @@ from pydantic import SecretStr
 from watershed.paths import dags_dir
 from watershed.settings import Settings
 from watershed.stack import Stack
+from watershed.stack.airflow import Airflow
 from watershed.stack.process import free_port
-from watershed.stack.stack import Airflow
 
 BIN = Path(sys.executable).parent
 FIRST_DAY = date(2026, 11, 2)

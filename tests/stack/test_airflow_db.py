@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from watershed.settings import Settings
-from watershed.stack.stack import Airflow
+from watershed.stack.airflow import Airflow
 
 # run inside Airflow's own settings module, with the stack's environment: the engines' busy timeout
 PROBE = """

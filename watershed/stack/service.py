@@ -1,0 +1,64 @@
+"""What every local service is: its ports, command line, data directory, health and what it
+provisions once healthy. `Stack` drives them all the same way."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from watershed.settings import Settings
+from watershed.stack.process import PidFile
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    state: str  # "running", "unhealthy" or "stopped"
+    pid: int | None
+    address: str
+    detail: str = ""
+
+
+class Service(ABC):
+    name: str
+    startup_timeout: float = 120.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.state_dir / self.name
+        self.log = settings.state_dir / "logs" / f"{self.name}.log"
+        self.pidfile = PidFile(settings.state_dir / "run" / f"{self.name}.pid")
+
+    @property
+    @abstractmethod
+    def ports(self) -> dict[str, int]:
+        """Every port the service listens on, by role ("broker", "controller", "s3")."""
+
+    @property
+    @abstractmethod
+    def address(self) -> str: ...
+
+    def check_installed(self) -> None:
+        """Raise StackError naming the missing piece when the service cannot run here."""
+
+    def prepare(self) -> None:
+        """Create data directories and configuration before the first start."""
+
+    @abstractmethod
+    def command(self) -> list[str]: ...
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    @abstractmethod
+    def healthy(self) -> bool: ...
+
+    def provision(self) -> None:
+        """Create what the platform needs inside the running service (idempotent)."""
+
+    def detail(self) -> str:
+        return ""
