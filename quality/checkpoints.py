@@ -9,6 +9,7 @@ silver     ``silver/events/dt=D``, ``silver/sessions/dt=D``                   ``
 ads        ad-platform rows of D (``WATERSHED_QUALITY_AD_ROWS_PATH``)         ``ads.ad_platform_daily``
 marts      each mart's rows of D in the warehouse, and D-1's volume           ``marts.<table>``
 ledger     every stage's counts per hour (:mod:`quality.ledger_io`)           ``ledger.reconciliation``
+           the event_ids of bronze dt=D and of silver dt=D-1, dt=D            ``ledger.ownership``
 ========== ================================================================= =====================
 
 A loader returns :class:`Prepared`: the validations, and checks that failed before any
@@ -169,8 +170,8 @@ def load_marts(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
 
 
 def load_ledger(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
-    from quality.ledger import reconcile
-    from quality.ledger_io import collect
+    from quality.ledger import ownership, reconcile
+    from quality.ledger_io import collect, ownership_inputs
 
     counts, notes = collect(
         settings,
@@ -179,10 +180,21 @@ def load_ledger(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
         marts_time_column=qs.ledger_marts_time_column,
         marts_schema=qs.marts_schema,
     )
-    return ledger_prepared(reconcile(counts), notes)
+    found = ownership_inputs(settings, day)
+    if found is None:
+        notes.append("ownership: not checked (bronze or silver has no partition of the day)")
+    return ledger_prepared(reconcile(counts), notes, None if found is None else ownership(*found))
 
 
-def ledger_prepared(ledger: Any, notes: list[str] | None = None) -> Prepared:
+def ownership_validation(owners: pd.DataFrame) -> Validation:
+    return Validation("ledger.ownership", suites.ownership_checks(), owners.reset_index(drop=True))
+
+
+def ledger_prepared(ledger: Any, notes: list[str] | None = None, owners: pd.DataFrame | None = None) -> Prepared:
+    """The ledger's validations: the reconciliation of counts and, when `owners` is given (see
+    :func:`quality.ledger.ownership`), the ownership of every event."""
+    from quality.ledger import ownership_problems, ownership_summary
+
     notes = list(notes or [])
     notes += ledger.problems()
     details = {
@@ -194,7 +206,12 @@ def ledger_prepared(ledger: Any, notes: list[str] | None = None) -> Prepared:
         else {},
         "counts": ledger.counts.to_dict(orient="records"),
     }
-    return Prepared([ledger_validation(ledger.reconciliation, ledger.steps)], notes=notes, details=details)
+    validations = [ledger_validation(ledger.reconciliation, ledger.steps)]
+    if owners is not None:
+        validations.append(ownership_validation(owners))
+        notes += ownership_problems(owners)
+        details["ownership"] = ownership_summary(owners)
+    return Prepared(validations, notes=notes, details=details)
 
 
 LOADERS: dict[str, Callable[[Settings, QualitySettings, date], Prepared]] = {

@@ -183,3 +183,65 @@ def counts_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     if "reason" not in frame:
         frame["reason"] = None
     return frame[["stage", "date", "hour", "count", "reason"]]
+
+
+# ---- ownership: every valid event of day D in exactly one day's silver ---------------------------
+
+OWNERSHIP_COLUMNS = ("event_id", "in_bronze", "silver_copies", "silver_days", "problem")
+
+
+def ownership(valid_ids: pd.Series, silver: pd.DataFrame) -> pd.DataFrame:
+    """Which day's silver owns each valid event of bronze dt=D.
+
+    `valid_ids`: the event_id of every valid bronze row of dt=D (retries repeat an id);
+    `silver`: event_id and dt (the partition) of every silver event that occurred on D, from
+    every partition that may own one (dt=D-1 and dt=D). One row per distinct event_id of
+    either, with ``problem`` set when the event is in no day's silver, in silver more than once
+    (in one day or in two), or in silver without a valid bronze row of D behind it."""
+    ids = pd.Index(valid_ids.dropna().unique(), name="event_id")
+    copies = silver.groupby("event_id")["dt"].agg(["size", lambda days: ",".join(sorted(map(str, set(days))))])
+    copies.columns = ["silver_copies", "silver_days"]
+    frame = copies.reindex(ids.union(copies.index)).rename_axis("event_id").reset_index()
+    frame["in_bronze"] = frame["event_id"].isin(ids)
+    frame["silver_copies"] = frame["silver_copies"].fillna(0).astype("int64")
+    frame["silver_days"] = frame["silver_days"].fillna("")
+    n, days = frame["silver_copies"], frame["silver_days"]
+    problem = pd.Series(None, index=frame.index, dtype="object")
+    problem[n == 0] = "in no day's silver"
+    twice = (n > 1) & frame["in_bronze"]
+    problem[twice] = "in silver " + n[twice].astype(str) + " times (dt=" + days[twice].str.replace(",", ", dt=") + ")"
+    problem[~frame["in_bronze"]] = "in silver dt=" + days[~frame["in_bronze"]] + " but not a valid event of bronze"
+    named = (frame["event_id"] + ": " + problem).astype("object")
+    frame["problem"] = named.where(problem.notna(), None)
+    return frame[list(OWNERSHIP_COLUMNS)].sort_values("event_id", ignore_index=True)
+
+
+def ownership_summary(owners: pd.DataFrame) -> dict[str, object]:
+    """How many events each day's silver owns, and how many are owned wrongly, by kind."""
+    bronze = owners[owners["in_bronze"]]
+    once = bronze[bronze["silver_copies"] == 1]
+    return {
+        "valid_events": len(bronze),
+        "owned_once": len(once),
+        "by_day": {str(d): int(c) for d, c in once["silver_days"].value_counts().sort_index().items()},
+        "in_no_silver": int((bronze["silver_copies"] == 0).sum()),
+        "in_silver_more_than_once": int((bronze["silver_copies"] > 1).sum()),
+        "not_in_bronze": int((~owners["in_bronze"]).sum()),
+    }
+
+
+def ownership_problems(owners: pd.DataFrame, shown: int = 10) -> list[str]:
+    """One line per kind of wrong ownership, naming up to `shown` event_ids."""
+    lines = []
+    for kind, rows in (
+        ("valid events of bronze in no day's silver", owners[owners["silver_copies"] == 0]),
+        (
+            "valid events of bronze in silver more than once",
+            owners[owners["in_bronze"] & (owners["silver_copies"] > 1)],
+        ),
+        ("silver events without a valid bronze row of the day", owners[~owners["in_bronze"]]),
+    ):
+        if len(rows):
+            more = f" and {len(rows) - shown} more" if len(rows) > shown else ""
+            lines.append(f"ownership: {len(rows)} {kind}: {', '.join(rows['event_id'].head(shown))}{more}")
+    return lines

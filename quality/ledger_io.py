@@ -11,6 +11,8 @@
   ``dt=D``, and the valid rows of ``dt=D`` that repeat an event_id, by partition hour.
 * ``silver``: silver events of ``dt=D-1`` and ``dt=D`` (a session that starts the evening before
   keeps its events there) that occurred on D, by hour.
+* ownership (:func:`ownership_inputs`): the event_ids of the valid rows of bronze ``dt=D`` and
+  of the silver events of ``dt=D-1`` and ``dt=D`` that occurred on D, with their partition.
 * ``marts``: events of the warehouse table (``marts.fct_user_events``: every valid event) by
   hour of ``occurred_at``, when the DuckDB file and the table exist.
 * ``collector_accepted``: the collector only exports cumulative Prometheus counters, which cannot
@@ -35,6 +37,9 @@ LINEAGE = ["kafka_topic", "kafka_partition", "kafka_offset"]
 # An event reaching Kafka on D is in bronze partitions D-8 (occurred up to 7 days before, in UTC
 # hours) to D+1 (up to 10 minutes of clock skew); unbelievable times are placed by arrival.
 ARRIVAL_PARTITION_DAYS = (-8, 1)
+# An event of D is owned by silver dt=D, or dt=D-1 when its session started the day before
+# (docs/lake.md: a session crosses at most one midnight)
+SILVER_OWNER_DAYS = (-1, 0)
 
 
 _QUIET = logging.getLogger("quality.ledger_io.librdkafka")
@@ -111,6 +116,13 @@ def arrival_counts(offsets: dict[tuple[str, int], list[int]], landed: pd.DataFra
     return _rows("kafka", day, pd.Series(kafka)) + _rows("bronze_landed", day, pd.Series(bronze))
 
 
+def valid_rows(bronze: pd.DataFrame, quarantine: pd.DataFrame) -> pd.DataFrame:
+    """The bronze rows the lake did not quarantine (matched by their Kafka record)."""
+    keys = quarantine[LINEAGE].drop_duplicates()
+    valid = bronze.merge(keys, on=LINEAGE, how="left", indicator=True)
+    return valid[valid["_merge"] == "left_only"].drop(columns="_merge")
+
+
 def event_counts(
     bronze: pd.DataFrame, quarantine: pd.DataFrame | None, silver: pd.DataFrame | None, day: date
 ) -> list[dict]:
@@ -129,9 +141,7 @@ def event_counts(
             out += _rows("quarantined", day, by_hour[by_hour > 0], str(reason))
         if quarantine.empty:  # measured, and nothing was quarantined
             out += _rows("quarantined", day, hours)
-        keys = quarantine[LINEAGE].drop_duplicates()
-        valid = bronze.merge(keys, on=LINEAGE, how="left", indicator=True)
-        valid = valid[valid["_merge"] == "left_only"]
+        valid = valid_rows(bronze, quarantine)
     ids = valid[valid["event_id"].notna()]
     duplicates = ids.groupby(ids["hour"].astype(int))["event_id"].agg(lambda s: len(s) - s.nunique())
     out += _rows("duplicates", day, duplicates.reindex(range(24), fill_value=0))
@@ -196,7 +206,7 @@ def collect(
     quarantine = arrow.read_frame(settings, f"quarantine/events/dt={iso}", [*LINEAGE, "hour", "quarantine_reason"])
     silver_parts = [
         arrow.read_frame(settings, f"silver/events/dt={(day + timedelta(days=d)).isoformat()}", ["occurred_at"])
-        for d in (-1, 0)
+        for d in SILVER_OWNER_DAYS
     ]
     present = [p for p in silver_parts if p is not None]
     silver = pd.concat(present, ignore_index=True) if present else None
@@ -223,3 +233,23 @@ def collect(
     else:
         rows += marts
     return counts_frame(rows), notes
+
+
+def ownership_inputs(settings: Settings, day: date) -> tuple[pd.Series, pd.DataFrame] | None:
+    """The valid event_ids of bronze dt=`day` and the silver events (event_id, dt) that occurred
+    on `day`, for :func:`quality.ledger.ownership`; None when bronze or silver has no partition."""
+    iso = day.isoformat()
+    bronze = arrow.read_frame(settings, f"bronze/*/dt={iso}/hour=*", [*LINEAGE, "event_id"])
+    parts = []
+    for offset in SILVER_OWNER_DAYS:
+        dt = day + timedelta(days=offset)
+        part = arrow.read_frame(settings, f"silver/events/dt={dt.isoformat()}", ["event_id", "occurred_at"])
+        if part is not None:
+            parts.append(part.assign(dt=dt.isoformat()))
+    if bronze is None or not parts:
+        return None
+    quarantine = arrow.read_frame(settings, f"quarantine/events/dt={iso}", LINEAGE)
+    valid = bronze if quarantine is None else valid_rows(bronze, quarantine)
+    silver = pd.concat(parts, ignore_index=True)
+    on_day = pd.to_datetime(silver["occurred_at"], utc=True).dt.date == day
+    return valid["event_id"], silver.loc[on_day, ["event_id", "dt"]]

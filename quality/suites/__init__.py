@@ -9,13 +9,13 @@ without their slow imports.
 * :mod:`~quality.suites.silver`: ``silver.events``, ``silver.sessions``;
 * :mod:`~quality.suites.ads`: ``ads.ad_platform_daily``;
 * :mod:`~quality.suites.marts`: ``marts.<table>``, the list of marts and the day-over-day band;
-* :mod:`~quality.suites.ledger`: ``ledger.reconciliation``.
+* :mod:`~quality.suites.ledger`: ``ledger.reconciliation`` and ``ledger.ownership``.
 """
 
 from quality.suites.ads import ad_row_checks
 from quality.suites.bronze import bronze_event_checks
 from quality.suites.expectations import Check, Condition, Rules, contract_event_checks
-from quality.suites.ledger import ledger_checks
+from quality.suites.ledger import ledger_checks, ownership_checks
 from quality.suites.marts import MartSpec, load_marts, mart_checks
 from quality.suites.silver import silver_event_checks, silver_session_checks
 
@@ -30,6 +30,7 @@ __all__ = [
     "ledger_checks",
     "load_marts",
     "mart_checks",
+    "ownership_checks",
     "silver_event_checks",
     "silver_session_checks",
 ]

@@ -18,3 +18,15 @@ def ledger_checks(steps: list[str]) -> list[Check]:
         )
         for step in steps
     ]
+
+
+def ownership_checks() -> list[Check]:
+    return [
+        Check(
+            "owned_once",
+            "ExpectColumnValuesToBeNull",
+            {"column": "problem"},
+            "every valid, deduplicated event of bronze dt=D is in silver of exactly one day (D, or D-1 when its"
+            " session started there): none twice, none nowhere, and silver holds no event bronze did not accept",
+        )
+    ]

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quality.checkpoints import ledger_prepared
-from quality.ledger import reconcile
+from quality.checkpoints import LOADERS, ledger_prepared
+from quality.ledger import ownership, ownership_problems, ownership_summary, reconcile
 from quality.ledger_io import arrival_counts, collect
 from tests.quality.conftest import (
     START,
@@ -190,6 +190,86 @@ def test_collected_counts_reconcile_and_find_events_deleted_from_silver(platform
     assert {s: broken.unexplained(s) for s in broken.steps} == {"silver": 3, "marts": 0}
     row = broken.reconciliation.query("unexplained != 0").iloc[0]
     assert (row["step"], row["hour"], row["unexplained"]) == ("silver", 15, 3)
+
+
+# ---- ownership: each valid event of D in exactly one day's silver, by event_id ------------------
+
+
+def test_ownership_names_every_event_owned_nowhere_twice_or_without_bronze() -> None:
+    valid = pd.Series(["a", "b", "b", "c", "d", None])  # "b" twice: a retry; None: no id (quarantined elsewhere)
+    silver = pd.DataFrame(
+        {
+            "event_id": ["a", "b", "c", "c", "e"],
+            "dt": ["2026-12-04", "2026-12-03", "2026-12-03", "2026-12-04", "2026-12-04"],
+        }
+    )
+    owners = ownership(valid, silver)
+    assert owners.to_dict(orient="records") == [
+        {"event_id": "a", "in_bronze": True, "silver_copies": 1, "silver_days": "2026-12-04", "problem": None},
+        {"event_id": "b", "in_bronze": True, "silver_copies": 1, "silver_days": "2026-12-03", "problem": None},
+        {
+            "event_id": "c",
+            "in_bronze": True,
+            "silver_copies": 2,
+            "silver_days": "2026-12-03,2026-12-04",
+            "problem": "c: in silver 2 times (dt=2026-12-03, dt=2026-12-04)",
+        },
+        {"event_id": "d", "in_bronze": True, "silver_copies": 0, "silver_days": "", "problem": "d: in no day's silver"},
+        {
+            "event_id": "e",
+            "in_bronze": False,
+            "silver_copies": 1,
+            "silver_days": "2026-12-04",
+            "problem": "e: in silver dt=2026-12-04 but not a valid event of bronze",
+        },
+    ]
+    assert ownership_summary(owners) == {
+        "valid_events": 4,
+        "owned_once": 2,
+        "by_day": {"2026-12-03": 1, "2026-12-04": 1},
+        "in_no_silver": 1,
+        "in_silver_more_than_once": 1,
+        "not_in_bronze": 1,
+    }
+    assert ownership_problems(owners) == [
+        "ownership: 1 valid events of bronze in no day's silver: d",
+        "ownership: 1 valid events of bronze in silver more than once: c",
+        "ownership: 1 silver events without a valid bronze row of the day: e",
+    ]
+
+
+def test_the_ledger_checkpoint_names_an_event_removed_from_silver_even_when_the_counts_balance(  # type: ignore[no-untyped-def]
+    platform, qs
+) -> None:
+    _, bronze, silver = pipeline_output()
+    write_lake(platform, bronze, silver)
+    clean = run("ledger", DAY, LOADERS["ledger"](platform, qs, DAY), platform, qs)
+    assert clean.success, clean.failed_names
+    on_day = silver[pd.to_datetime(silver["occurred_at"], utc=True).dt.date == DAY]
+    assert clean.details["ownership"] == {
+        "valid_events": len(on_day),
+        "owned_once": len(on_day),
+        "by_day": {DAY.isoformat(): len(on_day)},
+        "in_no_silver": 0,
+        "in_silver_more_than_once": 0,
+        "not_in_bronze": 0,
+    }
+
+    # one event gone from silver and another in it twice, in the same hour: every hourly count
+    # still balances, and only the ownership check can tell
+    hour = pd.to_datetime(on_day["occurred_at"], utc=True).dt.hour
+    gone, kept = on_day[hour == 15].iloc[0], on_day[hour == 15].iloc[1]
+    swapped = pd.concat([silver.drop(index=gone.name), silver.loc[[kept.name]]])
+    write_lake(platform, bronze, swapped)
+    outcome = run("ledger", DAY, LOADERS["ledger"](platform, qs, DAY), platform, qs)
+    assert outcome.failed_names == ["ledger.ownership/owned_once"]
+    failure = outcome.failure("ledger.ownership/owned_once")
+    assert failure.unexpected_count == 2
+    assert sorted(failure.samples) == sorted(
+        [f"{gone.event_id}: in no day's silver", f"{kept.event_id}: in silver 2 times (dt={DAY})"]
+    )
+    assert f"ownership: 1 valid events of bronze in no day's silver: {gone.event_id}" in outcome.notes
+    assert outcome.details["unexplained_by_step"]["silver"] == 0
 
 
 def test_kafka_and_landed_counts_use_the_same_offset_buckets() -> None:
