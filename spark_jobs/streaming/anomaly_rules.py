@@ -31,7 +31,8 @@ class WindowMetrics:
     purchases: int
     revenue: Decimal
     purchasing_users: int
-    conversion_rate: float
+    site_users: int
+    buyer_share: float
     avg_session_duration_s: float | None
 
     def to_json(self) -> dict[str, Any]:
@@ -43,7 +44,8 @@ class WindowMetrics:
             "purchases": self.purchases,
             "revenue": str(self.revenue),
             "purchasing_users": self.purchasing_users,
-            "conversion_rate": self.conversion_rate,
+            "site_users": self.site_users,
+            "buyer_share": self.buyer_share,
             "avg_session_duration_s": self.avg_session_duration_s,
         }
 
@@ -57,7 +59,8 @@ class WindowMetrics:
             purchases=int(data["purchases"]),
             revenue=Decimal(str(data["revenue"])),
             purchasing_users=int(data["purchasing_users"]),
-            conversion_rate=float(data["conversion_rate"]),
+            site_users=int(data["site_users"]),
+            buyer_share=float(data["buyer_share"]),
             avg_session_duration_s=data.get("avg_session_duration_s"),
         )
 

@@ -13,7 +13,9 @@ Definitions (docs/streaming.md):
 * total_events: every deduplicated event of the three source topics;
 * unique_users: distinct ``coalesce(user_id, anonymous_id)``;
 * purchases / revenue: count and ``sum(revenue)`` of ``purchase`` events (refunds excluded);
-* conversion_rate: users with a purchase / unique users;
+* site_users: users with an event of the site or the shop (not an ad-platform event);
+* buyer_share: users with a purchase / site_users (docs/metrics.md: the stream has no sessions,
+  so it has no conversion_rate);
 * avg_session_duration_s: mean, over users with at least one session event
   (:data:`watershed.contract.SESSION_EVENT_TYPES`) in the window, of last - first such event,
   in seconds: the visit time seen inside the window (sessions crossing a window boundary are cut;
@@ -28,7 +30,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from watershed.contract import SESSION_EVENT_TYPES, spark_schema
+from watershed.contract import EVENT_MODELS, SESSION_EVENT_TYPES, Family, spark_schema
 
 if TYPE_CHECKING:
     from pyspark.sql.types import StructType
@@ -55,9 +57,12 @@ METRIC_COLUMNS = (
     "purchases",
     "revenue",
     "purchasing_users",
-    "conversion_rate",
+    "site_users",
+    "buyer_share",
     "avg_session_duration_s",
 )
+# Ad-platform events carry the anonymous id of whoever saw the ad; they are not visits to the site.
+AD_EVENT_TYPES = tuple(t for t, model in EVENT_MODELS.items() if model.family is Family.AD_EVENTS)
 COUNTER_COLUMNS = ("campaign_id", "impressions", "clicks", "conversions", "cost", "revenue")
 
 
@@ -95,6 +100,7 @@ def user_windows(events: DataFrame, window: str) -> DataFrame:
     session_at = F.when(F.col("event_type").isin(*SESSION_EVENT_TYPES), F.col("occurred_at"))
     return events.groupBy(F.window("occurred_at", window).alias("window"), user_key().alias("user_key")).agg(
         F.count(F.lit(1)).alias("events"),
+        F.sum((~F.col("event_type").isin(*AD_EVENT_TYPES)).cast("long")).alias("site_events"),
         F.sum(purchase.cast("long")).alias("purchases"),
         F.sum(F.when(purchase, F.col("revenue"))).alias("revenue"),
         F.min(session_at).alias("first_session_at"),
@@ -113,12 +119,11 @@ def window_metrics(user_rows: DataFrame) -> DataFrame:
         F.sum("purchases").cast("long").alias("purchases"),
         F.coalesce(F.sum("revenue"), F.lit(0)).cast(REVENUE).alias("revenue"),
         F.count(F.when((F.col("purchases") > 0) & F.col("user_key").isNotNull(), True)).alias("purchasing_users"),
+        F.count(F.when((F.col("site_events") > 0) & F.col("user_key").isNotNull(), True)).alias("site_users"),
         (F.avg(duration) / F.lit(1_000_000)).alias("avg_session_duration_s"),
     )
-    conversion = F.when(F.col("unique_users") > 0, F.col("purchasing_users") / F.col("unique_users")).otherwise(
-        F.lit(0.0)
-    )
-    return per_window.withColumn("conversion_rate", conversion).select(*METRIC_COLUMNS)
+    share = F.when(F.col("site_users") > 0, F.col("purchasing_users") / F.col("site_users")).otherwise(F.lit(0.0))
+    return per_window.withColumn("buyer_share", share).select(*METRIC_COLUMNS)
 
 
 def ad_counter_deltas(ad_events: DataFrame) -> DataFrame:

@@ -51,6 +51,12 @@ def window_metrics(events: list[dict[str, Any]], window: timedelta) -> dict[str,
             if times:
                 durations.append((max(times) - min(times)) // timedelta(microseconds=1))
         unique = len([k for k in users if k is not None])
+        ad_types = ("impression", "click", "conversion")
+        site = {
+            k
+            for k, user_rows in users.items()
+            if k is not None and any(e["event_type"] not in ad_types for e in user_rows)
+        }
         out[_iso(start)] = {
             "window_start": _iso(start),
             "window_end": _iso(start + window),
@@ -59,7 +65,8 @@ def window_metrics(events: list[dict[str, Any]], window: timedelta) -> dict[str,
             "purchases": len(purchases),
             "revenue": str(sum((Decimal(e["revenue"]) for e in purchases), Decimal("0.00"))),
             "purchasing_users": len(buyers),
-            "conversion_rate": len(buyers) / unique if unique else 0.0,
+            "site_users": len(site),
+            "buyer_share": len(buyers) / len(site) if site else 0.0,
             "avg_session_duration_s": sum(durations) / len(durations) / 1e6 if durations else None,
         }
     return out

@@ -33,7 +33,8 @@ METRIC_KEYS = (
     "purchases",
     "revenue",
     "purchasing_users",
-    "conversion_rate",
+    "site_users",
+    "buyer_share",
     "avg_session_duration_s",
 )
 

@@ -44,7 +44,8 @@ def test_window_metrics_from_user_windows(spark):
                 purchases=1,
                 revenue=Decimal("10.50"),
                 purchasing_users=1,
-                conversion_rate=1 / 3,
+                site_users=2,  # u3 only saw an ad
+                buyer_share=1 / 2,
                 avg_session_duration_s=120.0,  # (240 + 0) / 2 users with session events
             ),
             Row(
@@ -55,7 +56,8 @@ def test_window_metrics_from_user_windows(spark):
                 purchases=2,
                 revenue=Decimal("5.00"),
                 purchasing_users=1,
-                conversion_rate=1.0,
+                site_users=1,
+                buyer_share=1.0,
                 avg_session_duration_s=120.0,
             ),
         ],
