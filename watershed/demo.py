@@ -152,13 +152,32 @@ def _marts(settings: Settings, day: date) -> dict[str, Any]:
             assert row is not None  # an aggregate without GROUP BY returns one row
             return row
 
-        # schema names come from the warehouse's own catalog; the day is a bound parameter
-        sessions = one(f'select count(*) from "{schema["fct_sessions"]}".fct_sessions where session_date = ?')  # noqa: S608
+        # schema names come from the warehouse's own catalog; the day is a bound parameter.
+        # The figures are the glossary's (docs/metrics.md): conversion_rate is sessions with a
+        # purchase / sessions, bots excluded; revenue is gross and per currency.
+        funnel = f'"{schema["conversion_funnel"]}".conversion_funnel'
+        sessions = con.execute(
+            f"select is_bot, sum(sessions), sum(purchase_sessions) from {funnel} where funnel_date = ? group by 1",  # noqa: S608
+            [day],
+        ).fetchall()
         revenue_table = f'"{schema["daily_revenue"]}".daily_revenue'
-        revenue = one(f"select sum(revenue), sum(orders) from {revenue_table} where revenue_date = ?")  # noqa: S608
+        revenue = con.execute(
+            f"select currency, sum(revenue), sum(orders) from {revenue_table} "  # noqa: S608
+            "where revenue_date = ? and currency is not null group by 1 order by 1",
+            [day],
+        ).fetchall()
     finally:
         con.close()
-    return {"sessions": sessions[0], "revenue": revenue[0] or 0, "orders": revenue[1] or 0}
+    by_bot = {bool(is_bot): (int(n), int(bought)) for is_bot, n, bought in sessions}
+    humans, converted = by_bot.get(False, (0, 0))
+    return {
+        "sessions": humans + by_bot.get(True, (0, 0))[0],
+        "bot_sessions": by_bot.get(True, (0, 0))[0],
+        "human_sessions": humans,
+        "conversion_rate": converted / humans if humans else None,
+        "revenue": [(currency, amount, int(orders)) for currency, amount, orders in revenue],
+        "orders": sum(int(orders) for _, _, orders in revenue),
+    }
 
 
 def full_demo(settings: Settings, day: date, events: int) -> None:
@@ -248,11 +267,15 @@ def print_summary(
         f"             {rejected:,} rejected"
         + (": " + ", ".join(f"{r} {int(n)}" for r, n in sorted(counters["rejected"].items())) if rejected else "")
     )
+    revenue = ", ".join(f"{amount:,.2f} {currency}" for currency, amount, _ in marts["revenue"]) or "none"
     click.echo(
-        f"  sessions: {marts['sessions']:,}   orders: {marts['orders']:,}   revenue: {marts['revenue']:,.2f} USD"
+        f"  sessions: {marts['sessions']:,} ({marts['bot_sessions']:,} by bots)   orders: {marts['orders']:,}"
+        f"   revenue: {revenue}"
     )
-    if marts["sessions"]:
-        click.echo(f"  conversion rate (orders / sessions): {marts['orders'] / marts['sessions']:.2%}")
+    if marts["conversion_rate"] is not None:
+        click.echo(
+            f"  conversion rate (sessions with a purchase / sessions, bots excluded): {marts['conversion_rate']:.2%}"
+        )
     for checkpoint, verdict in results.items():
         click.echo(f"  quality {checkpoint}: {verdict}")
     click.echo(f"  lake: {settings.lake}\n  warehouse: {settings.duckdb_file}")
