@@ -95,7 +95,16 @@ def spark_step(task_id: str, *args: str, outlets: list[Asset]) -> SparkSubmitOpe
     on_failure_callback=_run_failed,
 )
 def ecommerce_daily() -> None:
-    land = spark_step("land_events", "land", outlets=[BRONZE])
+    # bound to the data interval: a backfill whose interval bronze already holds lands nothing
+    land = spark_step(
+        "land_events",
+        "land",
+        "--until",
+        "{{ data_interval_end.isoformat() }}",
+        "--run-type",
+        "{{ dag_run.run_type }}",
+        outlets=[BRONZE],
+    )
     sessionize = spark_step("sessionize", "sessionize", "--date", "{{ ds }}", outlets=[SILVER])
     gold = spark_step("gold", "gold", "--date", "{{ ds }}", outlets=[GOLD])
 

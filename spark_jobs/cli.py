@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import click
@@ -52,6 +52,19 @@ def _session(app: str) -> Any:
     show_default=True,
     help="An event is late when received this long after its hour partition closed.",
 )
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    help="The end of the run's data interval (UTC unless an offset is given), recorded in the run report;"
+    " see --run-type.",
+)
+@click.option(
+    "--run-type",
+    default="manual",
+    show_default=True,
+    help="Airflow's run type. A backfill run whose --until bronze already reaches lands nothing, so"
+    " re-processing an old day reads its bronze as it is instead of landing what Kafka holds now.",
+)
 @log_format_option(default=None)
 def land(
     continuous: bool,
@@ -60,9 +73,15 @@ def land(
     max_offsets_per_trigger: int | None,
     checkpoint: str | None,
     late_grace_minutes: float,
+    until: datetime | None,
+    run_type: str,
     log_format: str | None,
 ) -> None:
     """Land Kafka events in bronze (exactly once, checkpointed)."""
+    if until is not None and continuous:
+        raise click.UsageError("--until binds one run to a data interval; it cannot be combined with --continuous")
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
     if continuous:  # a long-running service: JSON lines at INFO
         configure_service(log_format or "json")
     elif log_format is not None:
@@ -81,6 +100,8 @@ def land(
         max_offsets_per_trigger=max_offsets_per_trigger,
         checkpoint=checkpoint,
         rules=LandingRules(late_grace=timedelta(minutes=late_grace_minutes)),
+        until=until,
+        backfill=run_type == "backfill",
         echo=click.echo,
     )
     click.echo(json.dumps(report, indent=2))
@@ -108,7 +129,7 @@ def sessionize(day: datetime, gap_minutes: float) -> None:
 @click.command()
 @click.option("--date", "day", type=_DATE, required=True, help="The day (UTC) whose partitions are rebuilt.")
 def gold(day: datetime) -> None:
-    """Build the gold aggregates (products, funnel, users) of one day from silver."""
+    """Build the gold product interactions of one day from silver (the other aggregates are dbt marts)."""
     from spark_jobs.batch.jobs.gold import run_gold
 
     spark = _session("watershed-gold")

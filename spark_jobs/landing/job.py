@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from spark_jobs.common.lake_rules import LandingRules
+from spark_jobs.landing import bounds
 from watershed import lake
 from watershed.contract.families import Family
 from watershed.lake.hadoop import LakeFS
@@ -243,10 +244,33 @@ def start_landing(
     return query_writer.start(), writer
 
 
-def run_landing(spark: SparkSession, settings: Settings, **options: Any) -> dict[str, Any]:
+def run_landing(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    until: datetime | None = None,
+    backfill: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
     """Run landing to completion (availableNow, or continuous until SIGTERM/SIGINT) and write the
-    run report to ``_reports/landing/run-<started>.json``; return the report."""
+    run report to ``_reports/landing/run-<started>.json``; return the report.
+
+    `until` is the end of the run's data interval (:mod:`spark_jobs.landing.bounds`). A
+    `backfill` run that finds bronze already holding every record Kafka received before it
+    lands nothing; any other run lands what is available (which includes everything before it)."""
     started = datetime.now(UTC)
+    paths = LandingPaths.of(settings, options.get("checkpoint"))
+    fs = LakeFS(spark)
+    if backfill and until is not None:
+        wanted = bounds.offsets_at(settings, options.get("topics", TOPICS), until)
+        committed = bounds.committed_offsets(fs, paths.checkpoint)
+        if committed is not None and not bounds.behind(committed, wanted):
+            report = landing_report([], started, datetime.now(UTC)) | {
+                "until": until.isoformat(),
+                "skipped": "bronze already holds every record Kafka received before until",
+            }
+            fs.write_text(f"{paths.reports}/run-{started:%Y%m%dT%H%M%SZ}.json", json.dumps(report, indent=2))
+            return report
     query, writer = start_landing(spark, settings, **options)
     stop = threading.Event()
     if options.get("continuous") and threading.current_thread() is threading.main_thread():
@@ -258,8 +282,9 @@ def run_landing(spark: SparkSession, settings: Settings, **options: Any) -> dict
         query.stop()  # an interrupted batch is not committed: the next start replays it
     query.awaitTermination()
     report = landing_report(writer.summaries, started, datetime.now(UTC))
-    paths = LandingPaths.of(settings, options.get("checkpoint"))
-    LakeFS(spark).write_text(f"{paths.reports}/run-{started:%Y%m%dT%H%M%SZ}.json", json.dumps(report, indent=2))
+    if until is not None:  # availableNow lands everything Kafka held at the start, so `until` too
+        report["until"] = until.isoformat()
+    fs.write_text(f"{paths.reports}/run-{started:%Y%m%dT%H%M%SZ}.json", json.dumps(report, indent=2))
     return report
 
 

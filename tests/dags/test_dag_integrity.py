@@ -118,3 +118,22 @@ def test_a_scheduled_daily_run_processes_the_day_that_just_ended(dagbag) -> None
     assert (first.data_interval.start, first.data_interval.end) == (start, start + timedelta(days=1))
     assert first.logical_date == start
     assert first.run_after == start + timedelta(days=1)
+
+
+def test_land_events_is_bound_to_its_data_interval_and_run_type(dagbag) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    import pendulum
+
+    from spark_jobs.cli import land
+
+    task = dagbag.dags["ecommerce_daily"].get_task("land_events")
+    context = {
+        "data_interval_end": pendulum.datetime(2026, 12, 5, tz="UTC"),
+        "dag_run": SimpleNamespace(run_type="backfill"),
+    }
+    args = task.render_template(task.application_args, context)
+    assert args == ["land", "--until", "2026-12-05T00:00:00+00:00", "--run-type", "backfill"]
+    params = land.make_context("land", args[1:]).params  # what the job will be given, parsed, not run
+    assert (params["until"], params["run_type"]) == (datetime(2026, 12, 5, tzinfo=UTC), "backfill")
