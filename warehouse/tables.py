@@ -7,9 +7,12 @@ two warehouses have the same raw tables.
 
 * ``events`` (silver): the contract's event columns, derived from ``watershed.contract``, plus
   what sessionization adds (spark_jobs/batch/jobs/sessionize.py ``SILVER_EVENT_COLUMNS``).
-* ``sessions`` (silver) and the gold tables: the columns the Spark transforms write
+* ``sessions`` (silver) and ``product_interactions`` (gold): the columns the Spark transforms write
   (spark_jobs/batch/transforms/sessions.py and gold.py). ``tests/warehouse`` checks these lists against
   the files the real jobs write, so a column added there fails a test here instead of being lost.
+
+The funnel, the daily user metrics and daily revenue are not loaded: the dbt marts compute them
+from the events and sessions (docs/warehouse.md), so the warehouse holds one copy of each.
 
 pyarrow is imported inside the functions: the CLI imports this module without paying for it.
 """
@@ -108,66 +111,16 @@ def _gold_product_interactions() -> pa.Schema:
     )
 
 
-def _gold_funnel() -> pa.Schema:
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("device", pa.string()),
-            ("is_bot", pa.bool_()),
-            ("step_number", pa.int32()),
-            ("step", pa.string()),
-            ("sessions", pa.int64()),
-            ("step_rate", pa.float64()),
-            ("overall_rate", pa.float64()),
-        ]
-    )
-
-
-def _gold_daily_user_metrics() -> pa.Schema:
-    import pyarrow as pa
-
-    long = pa.int64()
-    return pa.schema(
-        [
-            ("user_key", pa.string()),
-            ("user_id", pa.string()),
-            ("sessions", long),
-            ("events", long),
-            ("page_views", long),
-            ("add_to_carts", long),
-            ("purchases", long),
-            ("revenue", pa.decimal128(18, 2)),
-            ("total_duration_seconds", pa.float64()),
-            ("bounces", long),
-            ("first_session_start", pa.timestamp("us")),
-        ]
-    )
-
-
-def _gold_daily_revenue() -> pa.Schema:
-    import pyarrow as pa
-
-    money = pa.decimal128(18, 2)
-    return pa.schema([("orders", pa.int64()), ("revenue", money), ("refunds", pa.int64()), ("refunded", money)])
-
-
 _SCHEMAS = {
     "events": _silver_events,
     "sessions": _silver_sessions,
     "product_interactions": _gold_product_interactions,
-    "funnel": _gold_funnel,
-    "daily_user_metrics": _gold_daily_user_metrics,
-    "daily_revenue": _gold_daily_revenue,
 }
 
 RAW_TABLES: tuple[RawTable, ...] = (
     RawTable("events", "silver", "events"),
     RawTable("sessions", "silver", "sessions"),
     RawTable("product_interactions", "gold", "product_interactions"),
-    RawTable("funnel", "gold", "funnel"),
-    RawTable("daily_user_metrics", "gold", "daily_user_metrics"),
-    RawTable("daily_revenue", "gold", "daily_revenue"),
 )
 
 

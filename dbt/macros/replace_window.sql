@@ -4,7 +4,11 @@
        with in_window('DBT_INTERNAL_DEST.<date column>')), so a row that disappeared upstream
        (a session whose id changed after late events) disappears here too;
     2. delete the target's rows whose unique_key is among the new rows, wherever they are, so a
-       key that moved to another day is never kept twice;
+       key that moved to another day is never kept twice. Keys are compared with `=` (a plain
+       equi-join, which both warehouses hash), so a null key column never matches here: a mart
+       whose key may hold a null puts its window's date column in the key, and step 1 replaces
+       those rows (daily_revenue: [revenue_date, currency], currency null on a day without a
+       transaction; tests/warehouse/test_dbt_project.py rebuilds such a day);
     3. insert the new rows.
 
     dbt-duckdb runs the statements inside the model's transaction; on Snowflake they are wrapped

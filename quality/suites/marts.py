@@ -26,7 +26,8 @@ from watershed.errors import ConfigError
 class MartSpec:
     """What to check on one mart: its key, its rates and the measure whose day-over-day change
     must stay within the band. `date_column` selects the day; `volume` is a column summed over
-    the day's rows, or None to count rows."""
+    the day's rows, or None to count rows. `nullable` names key columns that may be null (the
+    key is still unique with them): daily_revenue's currency on a day without a transaction."""
 
     table: str
     key: tuple[str, ...]
@@ -34,6 +35,7 @@ class MartSpec:
     rate_columns: tuple[str, ...] = ()
     volume: str | None = None
     non_negative: tuple[str, ...] = ()
+    nullable: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -48,6 +50,7 @@ def mart_checks(spec: MartSpec) -> list[Check]:
         *[
             Check(f"required:{c}", "ExpectColumnValuesToNotBeNull", {"column": c}, f"{c} is set on every row")
             for c in spec.key
+            if c not in spec.nullable
         ],
         *[
             Check(
@@ -111,8 +114,9 @@ DEFAULT_MARTS: tuple[MartSpec, ...] = (
     ),
     MartSpec(
         "daily_revenue",
-        key=("revenue_date",),
+        key=("revenue_date", "currency"),
         date_column="revenue_date",
+        nullable=("currency",),
         volume="orders",
         non_negative=("orders", "revenue", "refunds", "refunded"),
     ),
@@ -132,7 +136,7 @@ DEFAULT_MARTS: tuple[MartSpec, ...] = (
     ),
 )
 
-_FIELDS = {"table", "key", "date_column", "rate_columns", "volume", "non_negative"}
+_FIELDS = {"table", "key", "date_column", "rate_columns", "volume", "non_negative", "nullable"}
 
 
 def load_marts(path: Path | None) -> tuple[MartSpec, ...]:
@@ -147,8 +151,8 @@ def load_marts(path: Path | None) -> tuple[MartSpec, ...]:
         unknown = set(entry) - _FIELDS
         if unknown or not {"table", "key", "date_column"} <= set(entry):
             raise ConfigError(
-                f"WATERSHED_QUALITY_MARTS_FILE: entry {i} needs table, key, date_column "
-                f"(optional: rate_columns, volume, non_negative); unknown: {', '.join(sorted(unknown)) or 'none'}"
+                f"WATERSHED_QUALITY_MARTS_FILE: entry {i} needs table, key, date_column (optional: rate_columns, "
+                f"volume, non_negative, nullable); unknown: {', '.join(sorted(unknown)) or 'none'}"
             )
         specs.append(
             MartSpec(
@@ -158,6 +162,7 @@ def load_marts(path: Path | None) -> tuple[MartSpec, ...]:
                 rate_columns=tuple(entry.get("rate_columns", ())),
                 volume=entry.get("volume"),
                 non_negative=tuple(entry.get("non_negative", ())),
+                nullable=tuple(entry.get("nullable", ())),
             )
         )
     if not specs:

@@ -1,5 +1,6 @@
-"""A small lake written here with pyarrow (two days of silver and gold, consistent with each
-other, as the Spark jobs would write them), and helpers to load it and run dbt on it."""
+"""A small lake written here with pyarrow (two days of silver and gold product interactions,
+consistent with each other, as the Spark jobs would write them), and helpers to load it and run
+dbt on it."""
 
 from __future__ import annotations
 
@@ -131,27 +132,6 @@ SESSIONS = {
 }  # fmt: skip
 
 
-def funnel(device: str, is_bot: bool, counts: tuple[int, int, int, int, int]) -> list[dict]:
-    steps = ("session", "product_view", "add_to_cart", "begin_checkout", "purchase")
-    rows = []
-    for i, (step, n) in enumerate(zip(steps, counts, strict=True)):
-        previous = counts[max(i - 1, 0)]
-        rows.append({
-            "device": device, "is_bot": is_bot, "step_number": i + 1, "step": step, "sessions": n,
-            "step_rate": n / previous if previous else None, "overall_rate": n / counts[0],
-        })  # fmt: skip
-    return rows
-
-
-def user_day(user: str, sessions: int, events: int, views: int, carts: int, buys: int, revenue: str,
-             seconds: float, bounces: int, first: str) -> dict:  # fmt: skip
-    return {
-        "user_key": user, "user_id": None if user.startswith(("a", "bot")) else user, "sessions": sessions,
-        "events": events, "page_views": views, "add_to_carts": carts, "purchases": buys, "revenue": usd(revenue),
-        "total_duration_seconds": seconds, "bounces": bounces, "first_session_start": ts(first),
-    }  # fmt: skip
-
-
 def product(pid: str, views: int, carts: int, buys: int, units: int, revenue: str) -> dict:
     return {
         "product_id": pid, "views": views, "add_to_carts": carts, "purchases": buys, "units_purchased": units,
@@ -160,25 +140,10 @@ def product(pid: str, views: int, carts: int, buys: int, units: int, revenue: st
     }  # fmt: skip
 
 
-GOLD = {
-    D1: {
-        "daily_revenue": [{"orders": 1, "revenue": usd("25.00"), "refunds": 1, "refunded": usd("5.00")}],
-        "funnel": [*funnel("mobile", False, (1, 1, 1, 0, 1)), *funnel("tablet", False, (1, 1, 0, 0, 1)),
-                   *funnel("desktop", True, (1, 0, 0, 0, 0))],
-        "daily_user_metrics": [
-            user_day("u1", 1, 4, 1, 1, 1, "25.00", 1200.0, 0, "2025-01-06 10:00:00"),
-            user_day("a1", 1, 3, 1, 0, 1, "10.00", 1500.0, 0, "2025-01-06 23:50:00"),
-            user_day("bot1", 1, 1, 1, 0, 0, "0.00", 0.0, 1, "2025-01-06 05:00:00"),
-        ],
-        "product_interactions": [product("p1", 1, 1, 1, 1, "25.00"), product("p2", 1, 0, 0, 0, "0.00")],
-    },
-    D2: {
-        "daily_revenue": [{"orders": 1, "revenue": usd("10.00"), "refunds": 0, "refunded": usd("0.00")}],
-        "funnel": funnel("desktop", False, (1, 0, 1, 0, 0)),
-        "daily_user_metrics": [user_day("u1", 1, 2, 1, 1, 0, "0.00", 300.0, 0, "2025-01-07 09:00:00")],
-        "product_interactions": [product("p2", 0, 1, 1, 1, "10.00")],
-    },
-}  # fmt: skip
+GOLD = {  # the lake's one gold table; the other aggregates are the marts' own
+    D1: {"product_interactions": [product("p1", 1, 1, 1, 1, "25.00"), product("p2", 1, 0, 0, 0, "0.00")]},
+    D2: {"product_interactions": [product("p2", 0, 1, 1, 1, "10.00")]},
+}
 
 
 def _utc(schema: Any) -> Any:
@@ -284,6 +249,8 @@ def lakedata() -> SimpleNamespace:
         MARTS=MARTS,
         RAW_TABLES=RAW_TABLES,
         event=event,
+        item=item,
+        product=product,
         session=session,
         write_day=write_day,
         write_partition=write_partition,

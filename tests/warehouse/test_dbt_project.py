@@ -10,6 +10,8 @@ from decimal import Decimal
 
 import pytest
 
+from warehouse import WarehouseError
+
 D1, D2 = date(2025, 1, 6), date(2025, 1, 7)
 
 
@@ -66,9 +68,10 @@ def test_sessions_and_events(built):
 
 def test_daily_revenue_counts_each_order_on_the_day_it_occurred(built):
     wh, _ = built
-    assert wh.rows("marts.daily_revenue", "revenue_date") == [
-        (D1, 1, Decimal("25.00"), 1, Decimal("5.00"), Decimal("20.00"), Decimal("25.00"), "USD", 1),
-        (D2, 1, Decimal("10.00"), 0, Decimal("0.00"), Decimal("10.00"), Decimal("10.00"), "USD", 1),
+    assert wh.rows("marts.daily_revenue", "revenue_date, currency") == [
+        # date, currency, orders, revenue, refunds, refunded, net revenue, avg order value
+        (D1, "USD", 1, Decimal("25.00"), 1, Decimal("5.00"), Decimal("20.00"), Decimal("25.00")),
+        (D2, "USD", 1, Decimal("10.00"), 0, Decimal("0.00"), Decimal("10.00"), Decimal("10.00")),
     ]
 
 
@@ -152,14 +155,6 @@ def test_late_data_reloaded_within_the_lookback_replaces_the_old_rows(built, lak
     )  # fmt: skip
     lakedata.write_partition(wh.lake, "events", D1, events)
     lakedata.write_partition(wh.lake, "sessions", D1, sessions)
-    gold = lakedata.GOLD[D1]["daily_user_metrics"]
-    lakedata.write_partition(
-        wh.lake,
-        "daily_user_metrics",
-        D1,
-        [{**r, "events": 4, "page_views": 2, "total_duration_seconds": 2100.0} if r["user_key"] == "a1" else r
-         for r in gold],
-    )  # fmt: skip
 
     wh.load(D1)
     output = wh.build(D2)
@@ -173,4 +168,74 @@ def test_late_data_reloaded_within_the_lookback_replaces_the_old_rows(built, lak
     ) == [(4, 2, 2100.0)]
     assert wh.query("select first_seen_at from marts.dim_users where user_key = 'a1'") == [
         (datetime(2025, 1, 6, 23, 40),)
+    ]
+
+
+def test_revenue_is_per_currency_and_a_day_without_sales_keeps_one_row(warehouse_factory, lakedata):
+    """daily_revenue's key is (revenue_date, currency): a loaded day without a transaction has one
+    row with a null currency, which a rebuild replaces (never a second null row) and a late sale
+    replaces by its currency's row. Marts that sum money without a currency column fail the build
+    when one of their rows would mix currencies."""
+    d3 = date(2025, 1, 8)
+    wh = warehouse_factory("currencies")
+    lakedata.write_day(wh.lake, D1)
+    lakedata.write_day(wh.lake, D2)
+    visit = [lakedata.event("e20", "page_view", "2025-01-08 08:00:00", "u9", "s-u9", page_url="/", device="mobile")]
+    lakedata.write_partition(wh.lake, "events", d3, visit)
+    lakedata.write_partition(wh.lake, "sessions", d3, [
+        lakedata.session("s-u9", "u9", "2025-01-08 08:00:00", "2025-01-08 08:00:00", 1, "mobile", page_views=1)
+    ])  # fmt: skip
+    lakedata.write_partition(wh.lake, "product_interactions", d3, [])
+    for day in (D1, D2, d3):
+        wh.load(day)
+
+    revenue = "select revenue_date, currency, orders, revenue, refunded from marts.daily_revenue order by all"
+    for _ in range(2):  # the first build creates the mart, the second replaces the window (null key included)
+        output = wh.build(d3)
+        assert _summary(output)["ERROR"] == 0, output[-3000:]
+        assert wh.query(revenue) == [
+            (D1, "USD", 1, Decimal("25.00"), Decimal("5.00")),
+            (D2, "USD", 1, Decimal("10.00"), Decimal("0.00")),
+            (d3, None, 0, Decimal("0.00"), Decimal("0.00")),
+        ]
+
+    # late data: u9 buys in euros on day 3; u1, who paid in dollars on day 1, buys p2 in euros on day 2
+    eur = {"currency": "EUR"}
+    u9 = lakedata.event("e21", "purchase", "2025-01-08 08:10:00", "u9", "s-u9", order_id="o9",
+                        revenue=Decimal("40.00"), items=[lakedata.item("p3", 1, "40.00")], **eur)  # fmt: skip
+    u1 = lakedata.event("e12", "purchase", "2025-01-07 09:10:00", "u1", "s-u1-b", order_id="o3",
+                        revenue=Decimal("12.00"), items=[lakedata.item("p2", 1, "12.00")], **eur)  # fmt: skip
+    lakedata.write_partition(wh.lake, "events", d3, [*visit, u9])
+    lakedata.write_partition(wh.lake, "sessions", d3, [
+        lakedata.session("s-u9", "u9", "2025-01-08 08:00:00", "2025-01-08 08:10:00", 2, "mobile", page_views=1,
+                         purchases=1, revenue=Decimal("40.00"))
+    ])  # fmt: skip
+    lakedata.write_partition(wh.lake, "product_interactions", d3, [lakedata.product("p3", 0, 0, 1, 1, "40.00")])
+    lakedata.write_partition(wh.lake, "events", D2, [*lakedata.EVENTS[D2], u1])
+    lakedata.write_partition(wh.lake, "sessions", D2, [
+        lakedata.session("s-u1-b", "u1", "2025-01-07 09:00:00", "2025-01-07 09:10:00", 3, "desktop", page_views=1,
+                         add_to_carts=1, purchases=1, revenue=Decimal("12.00"))
+    ])  # fmt: skip
+    # the lake's gold sums p2's order lines of day 2 as recorded: 10.00 USD + 12.00 EUR
+    lakedata.write_partition(wh.lake, "product_interactions", D2, [lakedata.product("p2", 0, 1, 2, 2, "22.00")])
+    wh.load(D2)
+    wh.load(d3)
+    with pytest.raises(WarehouseError, match=r"Done\. PASS=\d+ WARN=0 ERROR=1 SKIP=0"):
+        wh.build(d3, "--store-failures")
+
+    # the models were built: daily_revenue holds each currency apart, day 3's null row is gone
+    assert wh.query(revenue) == [
+        (D1, "USD", 1, Decimal("25.00"), Decimal("5.00")),
+        (D2, "EUR", 1, Decimal("12.00"), Decimal("0.00")),
+        (D2, "USD", 1, Decimal("10.00"), Decimal("0.00")),
+        (d3, "EUR", 1, Decimal("40.00"), Decimal("0.00")),
+    ]
+    # the one failing test: u1's lifetime revenue (dim_users) and p2's day 2 (product_performance)
+    # would add dollars to euros
+    (schema,) = wh.query(
+        "select table_schema from information_schema.tables where table_name = 'assert_summed_money_is_in_one_currency'"
+    )[0]
+    assert wh.query(f'select * from "{schema}".assert_summed_money_is_in_one_currency order by mart') == [
+        ("dim_users", None, "u1", 2),
+        ("product_performance", D2, "p2", 2),
     ]

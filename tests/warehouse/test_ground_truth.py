@@ -1,8 +1,9 @@
 """The whole batch path on generated traffic: generator -> bronze (the landing writer, fed the
 records the collector would have put on Kafka) -> Spark sessionize and gold per day -> warehouse
 load -> dbt build. The marts must equal the generator's ground truth exactly: every session,
-daily revenue, orders, purchases and funnel counts. The raw tables must also have exactly the
-columns the Spark jobs write."""
+daily revenue per currency, orders, the funnel counts and every user's day. (The marts own these
+aggregates; the lake computes no copy of them to compare with.) The raw tables must also have
+exactly the columns the Spark jobs write."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from simulator import FaultRates, GeneratorConfig, simulate
+from watershed.contract.fields import SHOP_CURRENCY
 
 CONFIG = GeneratorConfig(
     seed=23,
@@ -91,14 +93,19 @@ def test_every_session_equals_the_truth(pipeline):
 
 def test_daily_revenue_and_orders_equal_the_truth(pipeline):
     wh, truth, _ = pipeline
+    # the generator sells in the shop's one currency: one row per day, in it
     expected = [
-        (r["date"], r["orders"], r["revenue"], r["refunds"], r["refunded"]) for r in truth.revenue_daily.to_pylist()
-    ]
+        (r["date"], SHOP_CURRENCY if r["orders"] or r["refunds"] else None, r["orders"], r["revenue"], r["refunds"],
+         r["refunded"])
+        for r in truth.revenue_daily.to_pylist()
+    ]  # fmt: skip
     assert (
-        wh.query("select revenue_date, orders, revenue, refunds, refunded from marts.daily_revenue order by 1")
+        wh.query(
+            "select revenue_date, currency, orders, revenue, refunds, refunded from marts.daily_revenue order by 1, 2"
+        )
         == expected
     )
-    assert sum(r[1] for r in expected) > 10  # refunds are mostly later than two days: the small lake has one
+    assert sum(r[2] for r in expected) > 10  # refunds are mostly later than two days: the small lake has one
 
 
 def test_funnel_counts_equal_the_truth(pipeline):
@@ -116,20 +123,23 @@ def test_funnel_counts_equal_the_truth(pipeline):
     assert marts == sorted(expected)
 
 
-def test_daily_user_metrics_add_up_to_the_truth(pipeline):
+def test_every_users_day_equals_the_truth(pipeline):
+    """agg_daily_user_metrics, row by row: each user's sessions of a day summed from the truth."""
     wh, truth, _ = pipeline
-    per_day: dict[date, list[Any]] = defaultdict(lambda: [0, 0, 0, Decimal("0.00")])
+    per_user_day: dict[tuple[date, str], list[Any]] = defaultdict(lambda: [0, 0, 0, 0, Decimal("0.00")])
     for session in truth.sessions.to_pylist():
-        day = per_day[session["session_date"]]
-        day[0] += 1
-        day[1] += session["event_count"]
-        day[2] += session["purchases"]
-        day[3] += session["revenue"]
+        row = per_user_day[(session["session_date"], session["user_key"])]
+        row[0] += 1
+        row[1] += session["event_count"]
+        row[2] += session["page_views"]
+        row[3] += session["purchases"]
+        row[4] += session["revenue"]
     marts = wh.query(
-        "select activity_date, sum(sessions), sum(total_events), sum(purchases), sum(total_revenue) "
-        "from marts.agg_daily_user_metrics group by all order by 1"
+        "select activity_date, user_key, sessions, total_events, page_views, purchases, total_revenue "
+        "from marts.agg_daily_user_metrics order by all"
     )
-    assert marts == [(d, *v) for d, v in sorted(per_day.items())]
+    assert len(marts) > 100
+    assert marts == [(*key, *v) for key, v in sorted(per_user_day.items())]
 
 
 def test_the_raw_tables_have_the_columns_the_spark_jobs_write(pipeline):

@@ -30,9 +30,8 @@ def test_a_load_puts_every_table_of_the_day_in_raw(warehouse_factory, lakedata, 
         "target": "duckdb",
         "database": str(wh.settings.duckdb_file),
         "mode": raw,
-        "rows": {"events": 9, "sessions": 3, "product_interactions": 2, "funnel": 15, "daily_user_metrics": 3,
-                 "daily_revenue": 1},
-    }  # fmt: skip
+        "rows": {"events": 9, "sessions": 3, "product_interactions": 2},
+    }
     purchase = wh.query(
         "select event_id, occurred_at, revenue, items, geo, session_id, is_bot, dt from raw.events "
         "where event_type = 'purchase' order by event_id"
@@ -46,8 +45,9 @@ def test_a_load_puts_every_table_of_the_day_in_raw(warehouse_factory, lakedata, 
          [{"product_id": "p2", "quantity": 1, "price": Decimal("10.00")}],
          {"country": "DE", "region": None, "city": "Berlin"}, "s-a1", False, date(2025, 1, 6)),
     ]  # fmt: skip
-    assert wh.query("select orders, revenue, refunds, refunded, dt from raw.daily_revenue") == [
-        (1, Decimal("25.00"), 1, Decimal("5.00"), date(2025, 1, 6))
+    assert wh.query("select product_id, views, purchases, revenue, dt from raw.product_interactions order by 1") == [
+        ("p1", 1, 1, Decimal("25.00"), date(2025, 1, 6)),
+        ("p2", 1, 0, Decimal("0.00"), date(2025, 1, 6)),
     ]
     # only the day asked for
     assert wh.query("select distinct dt from raw.sessions") == [(date(2025, 1, 6),)]
@@ -125,9 +125,8 @@ def test_a_missing_partition_is_refused_before_anything_changes(warehouse_factor
         wh.load(lakedata.D1)
 
     assert str(error.value) == (
-        f"the lake at {wh.lake} has no dt=2025-01-06 partition of gold/product_interactions, gold/funnel, "
-        "gold/daily_user_metrics, gold/daily_revenue; run `watershed sessionize --date 2025-01-06` and "
-        "`watershed gold --date 2025-01-06` first"
+        f"the lake at {wh.lake} has no dt=2025-01-06 partition of gold/product_interactions; run "
+        "`watershed sessionize --date 2025-01-06` and `watershed gold --date 2025-01-06` first"
     )
     assert not wh.settings.duckdb_file.exists()
 
@@ -140,13 +139,13 @@ def test_a_partition_without_a_column_rolls_the_whole_day_back(warehouse_factory
     wh.load(lakedata.D1)
     before = {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES}
     lakedata.write_partition(wh.lake, "events", lakedata.D1, lakedata.EVENTS[lakedata.D1][:1])
-    path = wh.lake / "gold" / "daily_revenue" / "dt=2025-01-06" / "part-00000.parquet"
-    pq.write_table(pq.read_table(path).drop_columns(["refunded"]), path)
+    path = wh.lake / "gold" / "product_interactions" / "dt=2025-01-06" / "part-00000.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["revenue"]), path)
 
-    with pytest.raises(WarehouseError, match=r"gold/daily_revenue/dt=2025-01-06 lacks the column\(s\) refunded"):
+    with pytest.raises(WarehouseError, match=r"gold/product_interactions/dt=2025-01-06 lacks the column\(s\) revenue"):
         wh.load(lakedata.D1)
 
-    # events were replaced before daily_revenue failed: the transaction undid that too
+    # events were replaced before product_interactions failed: the transaction undid that too
     assert {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES} == before
 
 
@@ -157,13 +156,13 @@ def test_attaching_a_partition_without_a_column_leaves_the_attached_days(warehou
     lakedata.write_day(wh.lake, lakedata.D1)
     wh.load(lakedata.D1)
     lakedata.write_day(wh.lake, lakedata.D2)
-    path = wh.lake / "gold" / "daily_revenue" / "dt=2025-01-07" / "part-00000.parquet"
-    pq.write_table(pq.read_table(path).drop_columns(["refunded"]), path)
+    path = wh.lake / "gold" / "product_interactions" / "dt=2025-01-07" / "part-00000.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["revenue"]), path)
 
-    with pytest.raises(WarehouseError, match=r"gold/daily_revenue/dt=2025-01-07 lacks the column\(s\) refunded"):
+    with pytest.raises(WarehouseError, match=r"gold/product_interactions/dt=2025-01-07 lacks the column\(s\) revenue"):
         wh.load(lakedata.D2)
 
-    # events and sessions of day 2 were attached before daily_revenue failed: undone
+    # events and sessions of day 2 were attached before product_interactions failed: undone
     assert wh.query("select table_name, count(*), min(dt), max(dt) from raw._partitions group by 1 order by 1") == [
         (t, 1, lakedata.D1, lakedata.D1) for t in sorted(t.name for t in lakedata.RAW_TABLES)
     ]

@@ -59,11 +59,14 @@ def test_a_load_is_setup_then_one_transaction_of_delete_and_copy_per_table(snowf
 
 
 def test_copy_casts_each_parquet_field_and_forces_a_reload():
-    sql = copy_sql(raw_table("daily_revenue"), DAY)
+    sql = copy_sql(raw_table("product_interactions"), DAY)
     assert sql == (
-        "COPY INTO raw.daily_revenue (orders, revenue, refunds, refunded, dt)\n"
-        "FROM (SELECT $1:orders::BIGINT, $1:revenue::NUMBER(18,2), $1:refunds::BIGINT, $1:refunded::NUMBER(18,2), "
-        "TO_DATE('2025-01-06') FROM @raw.watershed_lake/gold/daily_revenue/dt=2025-01-06/)\n"
+        "COPY INTO raw.product_interactions (product_id, views, add_to_carts, purchases, units_purchased, revenue, "
+        "view_to_cart_rate, cart_to_purchase_rate, dt)\n"
+        "FROM (SELECT $1:product_id::VARCHAR, $1:views::BIGINT, $1:add_to_carts::BIGINT, $1:purchases::BIGINT, "
+        "$1:units_purchased::BIGINT, $1:revenue::NUMBER(18,2), $1:view_to_cart_rate::FLOAT, "
+        "$1:cart_to_purchase_rate::FLOAT, "
+        "TO_DATE('2025-01-06') FROM @raw.watershed_lake/gold/product_interactions/dt=2025-01-06/)\n"
         "FILE_FORMAT = (FORMAT_NAME = 'raw.watershed_parquet')\n"
         "PATTERN = '.*[.]parquet'\nFORCE = TRUE\nON_ERROR = ABORT_STATEMENT"
     )
@@ -135,10 +138,10 @@ def test_the_load_runs_every_statement_in_order_and_counts_rows(snowflake_on_s3)
 
 
 def test_a_failing_copy_rolls_the_day_back(snowflake_on_s3):
-    connection = FakeConnection(fail_on="COPY INTO raw.funnel")
+    connection = FakeConnection(fail_on="COPY INTO raw.product_interactions")
     with pytest.raises(WarehouseError, match=r"Snowflake load failed: SQL compilation error:$"):
         run_statements(connection, snowflake_statements(snowflake_on_s3, DAY))
-    assert connection.log[-3:] == [copy_sql(raw_table("funnel"), DAY), "ROLLBACK", "<cursor closed>"]
+    assert connection.log[-3:] == [copy_sql(raw_table("product_interactions"), DAY), "ROLLBACK", "<cursor closed>"]
 
 
 def test_print_sql_shows_the_statements_without_connecting(snowflake_on_s3, monkeypatch, capsys):

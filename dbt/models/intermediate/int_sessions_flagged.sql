@@ -1,5 +1,5 @@
 {#- The funnel's steps, defined once: a session reaches a step when it has at least one event of
-    that step (the lake's gold funnel and the generator's ground truth count the same way). -#}
+    that step (the generator's ground truth counts the same way). -#}
 with
 
 sessions as (

@@ -1,18 +1,15 @@
-"""Gold: daily aggregates of silver.
+"""Gold: the daily aggregate that only the lake computes.
 
 * :func:`product_interactions`: per product, the events that occurred on the day: views
   (product_view), add_to_carts, purchases (purchase events with the product among their items),
   units_purchased, revenue (sum of quantity x unit price of those items) and the view-to-cart and
-  cart-to-purchase rates (null when the denominator is 0).
-* :func:`funnel`: per device (of the session; ``unknown`` when no event says) and bot flag, the
-  sessions of the day at each step: every session, then those with a product_view, an
-  add_to_cart, a begin_checkout and a purchase. A session counts at a step when it has at least
-  one event of that step (the generator's ground truth counts the same way; a visit split by a
-  long pause can buy in a session without a product view). step_rate is the share of the
-  previous step, overall_rate the share of all sessions (null when there is none).
-* :func:`daily_revenue`: orders, revenue, refunds and refunded of the events that occurred on
-  the day (by event time, unlike the session-day tables).
-* :func:`daily_user_metrics`: per user_key, the day's sessions summed.
+  cart-to-purchase rates (null when the denominator is 0). Revenue is summed as recorded: the
+  shop sells in one currency, and the dbt test assert_summed_money_is_in_one_currency fails the
+  build when a product's day would mix two.
+
+The other daily aggregates (the conversion funnel, the daily user metrics, daily revenue) are
+computed once, by the dbt marts (dbt/models/marts, docs/warehouse.md): the marts are what
+warehouse users query, and a second copy here would only invite drift.
 """
 
 from __future__ import annotations
@@ -21,9 +18,6 @@ from datetime import date
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-
-FUNNEL_STEPS: tuple[str, ...] = ("session", "product_view", "add_to_cart", "begin_checkout", "purchase")
-UNKNOWN_DEVICE = "unknown"
 
 
 def _rate(numerator: str, denominator: str) -> F.Column:
@@ -69,65 +63,4 @@ def product_interactions(events: DataFrame, day: date) -> DataFrame:
         "*",
         _rate("add_to_carts", "views").alias("view_to_cart_rate"),
         _rate("purchases", "add_to_carts").alias("cart_to_purchase_rate"),
-    )
-
-
-def funnel(sessions: DataFrame) -> DataFrame:
-    """Silver sessions of one day -> (device, is_bot, step_number, step, sessions, step_rate,
-    overall_rate): per device and bot flag, the sessions that reached each step."""
-    device = F.coalesce("device", F.lit(UNKNOWN_DEVICE)).alias("device")
-    counts = sessions.groupBy(device, "is_bot").agg(
-        F.count(F.lit(1)).alias("session"),
-        *[F.count(F.when(F.col(f"{step}s") > 0, 1)).alias(step) for step in FUNNEL_STEPS[1:]],
-    )
-    steps = F.array(
-        *[
-            F.struct(
-                F.lit(i + 1).alias("step_number"),
-                F.lit(step).alias("step"),
-                F.col(step).alias("sessions"),
-                F.col(FUNNEL_STEPS[max(i - 1, 0)]).alias("previous"),
-            )
-            for i, step in enumerate(FUNNEL_STEPS)
-        ]
-    )
-    long = counts.select("device", "is_bot", "session", F.explode(steps).alias("s"))
-    return long.select(
-        "device",
-        "is_bot",
-        "s.step_number",
-        "s.step",
-        "s.sessions",
-        _rate("s.sessions", "s.previous").alias("step_rate"),
-        _rate("s.sessions", "session").alias("overall_rate"),
-    )
-
-
-def daily_revenue(events: DataFrame, day: date) -> DataFrame:
-    """Silver events (any that may have occurred on `day`) -> one row: orders and revenue of the
-    purchases, refunds and the amount refunded, that occurred on `day`."""
-    on_day = events.where(F.to_date("occurred_at") == F.lit(day))
-    purchase, refund = F.col("event_type") == "purchase", F.col("event_type") == "refund"
-    zero = F.lit(0).cast("decimal(18,2)")
-    return on_day.agg(
-        F.count(F.when(purchase, 1)).alias("orders"),
-        F.coalesce(F.sum(F.when(purchase, F.col("revenue"))), zero).cast("decimal(18,2)").alias("revenue"),
-        F.count(F.when(refund, 1)).alias("refunds"),
-        F.coalesce(F.sum(F.when(refund, F.col("revenue"))), zero).cast("decimal(18,2)").alias("refunded"),
-    )
-
-
-def daily_user_metrics(sessions: DataFrame) -> DataFrame:
-    """Silver sessions of one day -> one row per user_key."""
-    return sessions.groupBy("user_key").agg(
-        F.max("user_id").alias("user_id"),
-        F.count(F.lit(1)).alias("sessions"),
-        F.sum("event_count").alias("events"),
-        F.sum("page_views").alias("page_views"),
-        F.sum("add_to_carts").alias("add_to_carts"),
-        F.sum("purchases").alias("purchases"),
-        F.sum("revenue").cast("decimal(18,2)").alias("revenue"),
-        F.sum("duration_seconds").alias("total_duration_seconds"),
-        F.count(F.when(F.col("is_bounce"), 1)).alias("bounces"),
-        F.min("session_start").alias("first_session_start"),
     )
