@@ -68,7 +68,8 @@ def ecommerce_streaming() -> None:
             max_heartbeat_age=MAX_HEARTBEAT_AGE_S,
             max_lag=MAX_LAG_RECORDS,
         )
-        return {k: report.get(k) for k in ("action", "problems", "pid", "new_pid", "consumer_lag", "late_events")}
+        keys = ("action", "problems", "pid", "new_pid", "consumer_lag", "dropped_by_watermark")
+        return {k: report.get(k) for k in keys}
 
     @task
     def alert(report: dict[str, Any]) -> bool:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from watershed.contract import MAX_CLOCK_SKEW, MAX_EVENT_AGE, event_columns, is_bot_user_agent
+from watershed.contract.semantics import LATE_AFTER
 
 # Ad platforms report in batches up to a minute after the fact, so the arrival order of one
 # user's ad events carries no signal; the ordering check covers the site and back-end streams.
@@ -66,7 +67,7 @@ def reference_time(frame: pd.DataFrame) -> pd.Series:
     return received
 
 
-def events(frame: pd.DataFrame, late_after_seconds: float = 300.0) -> pd.DataFrame:
+def events(frame: pd.DataFrame, late_after_seconds: float = LATE_AFTER.total_seconds()) -> pd.DataFrame:
     """Contract-shaped event rows (bronze, or any flat event table) -> the frame the event
     suites validate: plain types, ``geo.*`` and ``items.*`` flattened, derived columns added.
     An event that arrives more than `late_after_seconds` after it occurred is late, and is not

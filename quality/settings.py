@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from watershed.contract.semantics import LATE_AFTER
 from watershed.errors import ConfigError
 from watershed.settings import Settings
 
@@ -40,7 +41,11 @@ class QualitySettings(BaseSettings):
     pushgateway_url: str | None = None
 
     # Soft checks of bronze: they tolerate a share of the day's events.
-    late_after_seconds: float = Field(300.0, gt=0)  # received this long after it occurred: late
+    # received this long after it occurred: late. The platform's one bound (the contract's
+    # LATE_AFTER), read from WATERSHED_LATE_AFTER_SECONDS as landing and the real-time job read it.
+    late_after_seconds: float = Field(
+        LATE_AFTER.total_seconds(), gt=0, validation_alias=AliasChoices("WATERSHED_LATE_AFTER_SECONDS")
+    )
     max_late_share: float = Field(0.01, ge=0, le=1)
     max_out_of_order_share: float = Field(0.01, ge=0, le=1)
     max_bot_share: float = Field(0.10, ge=0, le=1)

@@ -46,11 +46,9 @@ def _session(app: str) -> Any:
 @click.option("--max-offsets-per-trigger", type=int, help="Cap on records per micro-batch.")
 @click.option("--checkpoint", help="Checkpoint location (default <lake>/_checkpoints/landing).")
 @click.option(
-    "--late-grace-minutes",
+    "--late-after-seconds",
     type=float,
-    default=15,
-    show_default=True,
-    help="An event is late when received this long after its hour partition closed.",
+    help="An event received more than this after it occurred is late (default WATERSHED_LATE_AFTER_SECONDS, 300).",
 )
 @click.option(
     "--until",
@@ -72,7 +70,7 @@ def land(
     starting_offsets: str,
     max_offsets_per_trigger: int | None,
     checkpoint: str | None,
-    late_grace_minutes: float,
+    late_after_seconds: float | None,
     until: datetime | None,
     run_type: str,
     log_format: str | None,
@@ -99,7 +97,7 @@ def land(
         starting_offsets=starting_offsets,
         max_offsets_per_trigger=max_offsets_per_trigger,
         checkpoint=checkpoint,
-        rules=LandingRules(late_grace=timedelta(minutes=late_grace_minutes)),
+        rules=None if late_after_seconds is None else LandingRules(late_after=timedelta(seconds=late_after_seconds)),
         until=until,
         backfill=run_type == "backfill",
         echo=click.echo,

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from watershed.contract.semantics import LATE_AFTER
 from watershed.errors import ConfigError
 
 DEFAULT_TOPICS: dict[str, int] = {
@@ -116,6 +117,10 @@ class Settings(BaseSettings):
     redis_port: int = Field(6379, ge=1, le=65535)
     redis_url: str | None = None
     redis_password: SecretStr | None = None
+
+    # An event received more than this after it occurred is late: landing flags it, the bronze
+    # gate bounds its share, the real-time job counts it (watershed.contract.semantics)
+    late_after_seconds: float = Field(LATE_AFTER.total_seconds(), gt=0)
 
     # Spark
     spark_master: str | None = None

@@ -78,7 +78,6 @@ def to_bronze(events: Path, bronze: Path) -> None:
         f"AND {occurred} >= {ref} - {span(rules.time.max_event_age)} "
         f"AND {occurred} <= {ref} + {span(rules.time.max_clock_skew)}"
     )
-    hour_end = "epoch_us(date_trunc('hour', part_at)) + 3600000000"
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET threads = 1")  # a partitioned COPY writes a file per folder and thread
@@ -99,7 +98,7 @@ COPY (
         coalesce(raw_payload, to_json({{{", ".join(f"'{n}': {n}" for n in names)}}})) AS kafka_value,
         TIMESTAMPTZ '2026-01-01 00:00:00+00' AS ingested_at,
         CASE WHEN raw_payload IS NOT NULL THEN 'malformed_field' END AS parse_error,
-        {ref} >= {hour_end} + {span(rules.late_grace)} AS is_late,
+        coalesce(({believable}) AND {ref} - {occurred} > {span(rules.late_after)}, false) AS is_late,
         kafka_topic AS _topic, strftime(part_at, '%Y-%m-%d') AS dt, lpad(hour(part_at)::VARCHAR, 2, '0') AS hour
     FROM e
 ) TO '{bronze}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (_topic, dt, hour), FILENAME_PATTERN 'part-{{i}}')

@@ -15,6 +15,7 @@ from typing import Any
 
 from watershed.contract import MAX_PROPERTIES_BYTES, MAX_PROPERTIES_KEYS, TableChecks, quality_inputs
 from watershed.contract.fields import EARLIEST_OCCURRED_AT
+from watershed.contract.semantics import LATE_AFTER
 
 # A row condition: ("==" | "<=" | ">=", column, value), ("in", column, values), ("null", column),
 # ("not_null", column), ("any", [conditions]) or ("all", [conditions]).
@@ -45,7 +46,7 @@ class Check:
 class Rules:
     """Tolerances of the soft checks (see :class:`quality.settings.QualitySettings`)."""
 
-    late_after_seconds: float = 300.0
+    late_after_seconds: float = LATE_AFTER.total_seconds()
     max_late_share: float = 0.01
     max_out_of_order_share: float = 0.01
     max_bot_share: float = 0.10

@@ -3,7 +3,7 @@ the event-time partition chosen and late arrivals flagged."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -68,8 +68,8 @@ def to_bronze(kafka: DataFrame, ingested_at: datetime, rules: LandingRules) -> D
     """Kafka source rows (key, value, topic, partition, offset, timestamp) -> bronze rows.
 
     `ingested_at` is the landing batch's time (given, not read from a clock, so a replayed batch
-    writes the same rows). A row is late when it was received after its hour partition closed
-    plus `rules.late_grace`.
+    writes the same rows). A row is late when it was received more than `rules.late_after` after
+    it occurred and its event time is believable (the contract's definition of late).
     """
     parse_schema = T.StructType([*spark_schema("events").fields, T.StructField(_CORRUPT, T.StringType())])
     value = F.col("value").cast("string")
@@ -106,8 +106,8 @@ def to_bronze(kafka: DataFrame, ingested_at: datetime, rules: LandingRules) -> D
         parse_error.alias("parse_error"),
     )
     at = partition_time(rules.time)
-    hour_end = micros(F.date_trunc("hour", at)) + F.lit(span(timedelta(hours=1)))
-    late = micros(reference_time()) >= hour_end + F.lit(span(rules.late_grace))
+    lag = micros(reference_time()) - micros("occurred_at")
+    late = F.coalesce(believable_time(rules.time) & (lag > F.lit(span(rules.late_after))), F.lit(False))
     return rows.select(
         "*",
         late.alias("is_late"),

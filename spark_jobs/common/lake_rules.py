@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from watershed.contract.fields import EARLIEST_OCCURRED_AT, MAX_CLOCK_SKEW, MAX_EVENT_AGE
-from watershed.contract.semantics import SESSION_EVENT_TYPES, SESSION_GAP
+from watershed.contract.semantics import LATE_AFTER, SESSION_EVENT_TYPES, SESSION_GAP
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,9 @@ class TimeRules:
 @dataclass(frozen=True)
 class LandingRules:
     time: TimeRules = TimeRules()
-    # An event is late when it arrives after its hour partition closed plus this grace.
-    late_grace: timedelta = timedelta(minutes=15)
+    # An event is late when it is received more than this after it occurred (the contract's
+    # definition, watershed.contract.semantics; WATERSHED_LATE_AFTER_SECONDS).
+    late_after: timedelta = LATE_AFTER
 
 
 @dataclass(frozen=True)

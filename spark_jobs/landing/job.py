@@ -25,7 +25,7 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from spark_jobs.common.lake_rules import LandingRules
@@ -227,7 +227,8 @@ def start_landing(
     """Start the landing query: `continuous` runs micro-batches every `trigger_interval` until
     stopped; otherwise it lands everything available now and stops (availableNow)."""
     paths = LandingPaths.of(settings, checkpoint)
-    writer = BronzeBatchWriter(paths, rules or LandingRules(), echo=echo)
+    rules = rules or LandingRules(late_after=timedelta(seconds=settings.late_after_seconds))
+    writer = BronzeBatchWriter(paths, rules, echo=echo)
     stream = kafka_stream(
         spark,
         settings,

@@ -32,6 +32,7 @@ class WindowMetrics:
     revenue: Decimal
     purchasing_users: int
     site_users: int
+    late_events: int
     buyer_share: float
     avg_session_duration_s: float | None
 
@@ -45,6 +46,7 @@ class WindowMetrics:
             "revenue": str(self.revenue),
             "purchasing_users": self.purchasing_users,
             "site_users": self.site_users,
+            "late_events": self.late_events,
             "buyer_share": self.buyer_share,
             "avg_session_duration_s": self.avg_session_duration_s,
         }
@@ -60,6 +62,7 @@ class WindowMetrics:
             revenue=Decimal(str(data["revenue"])),
             purchasing_users=int(data["purchasing_users"]),
             site_users=int(data["site_users"]),
+            late_events=int(data.get("late_events", 0)),
             buyer_share=float(data["buyer_share"]),
             avg_session_duration_s=data.get("avg_session_duration_s"),
         )

@@ -48,7 +48,7 @@ def state_total(progress: dict[str, Any], figure: str) -> int:
     return sum(int(op.get(figure, 0)) for op in progress.get("stateOperators", []))
 
 
-def late_rows(progress: dict[str, Any]) -> int:
+def dropped_by_watermark(progress: dict[str, Any]) -> int:
     """Rows a micro-batch's stateful operators dropped for being older than the watermark."""
     return state_total(progress, "numRowsDroppedByWatermark")
 
@@ -74,7 +74,7 @@ class Heartbeat:
         previous = read_json(config.heartbeat).get("queries", {})
         self.queries: dict[str, dict[str, Any]] = {
             name: {
-                "late_events_total": int(previous.get(name, {}).get("late_events_total", 0)),
+                "dropped_by_watermark_total": int(previous.get(name, {}).get("dropped_by_watermark_total", 0)),
                 "last_batch_id": int(previous.get(name, {}).get("last_batch_id", -1)),
                 "end_offsets": previous.get(name, {}).get("end_offsets", {}),
             }
@@ -88,7 +88,7 @@ class Heartbeat:
         if batch_id <= state["last_batch_id"]:
             return False
         state["last_batch_id"] = batch_id
-        state["late_events_total"] += late_rows(progress)
+        state["dropped_by_watermark_total"] += dropped_by_watermark(progress)
         state["end_offsets"] = end_offsets(progress) or state["end_offsets"]
         state.update(
             {

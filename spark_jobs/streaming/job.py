@@ -66,7 +66,7 @@ def start_queries(
     """Start both queries (each from its checkpoint) and return them by name."""
     trigger: dict[str, Any] = {"availableNow": True} if config.available_now else {"processingTime": config.trigger}
     events = _deduplicated(_source(spark, settings, config, config.source_topics), config)
-    metrics_rows = user_windows(events, config.window)
+    metrics_rows = user_windows(events, config.window, settings.late_after_seconds)
     ads = _deduplicated(_source(spark, settings, config, (config.ad_topic,)), config)
     started = {
         "metrics": metrics_rows.writeStream.queryName("metrics")

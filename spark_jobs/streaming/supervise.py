@@ -86,7 +86,7 @@ def status(settings: Settings, config: StreamConfig, *, with_lag: bool = True) -
         "pid": running_pid(config),
         "status": heartbeat.get("status", "never started"),
         "heartbeat_age_s": heartbeat_age(heartbeat),
-        "late_events": {name: queries.get(name, {}).get("late_events_total", 0) for name in QUERIES},
+        "dropped_by_watermark": {name: queries.get(name, {}).get("dropped_by_watermark_total", 0) for name in QUERIES},
         "watermark": queries.get("metrics", {}).get("watermark"),
         "last_batch_ms": queries.get("metrics", {}).get("batch_duration_ms"),
     }

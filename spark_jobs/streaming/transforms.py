@@ -14,6 +14,10 @@ Definitions (docs/streaming.md):
 * unique_users: distinct ``coalesce(user_id, anonymous_id)``;
 * purchases / revenue: count and ``sum(revenue)`` of ``purchase`` events (refunds excluded);
 * site_users: users with an event of the site or the shop (not an ad-platform event);
+* late_events: events received more than ``late_after`` after they occurred (the contract's one
+  definition of late, :data:`watershed.contract.semantics.LATE_AFTER`; ``received_at``, else the
+  Kafka timestamp). Late events that still arrive within the watermark are counted in their
+  window; those behind it are dropped by Spark and counted in the heartbeat instead;
 * buyer_share: users with a purchase / site_users (docs/metrics.md: the stream has no sessions,
   so it has no conversion_rate);
 * avg_session_duration_s: mean, over users with at least one session event
@@ -31,6 +35,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from watershed.contract import EVENT_MODELS, SESSION_EVENT_TYPES, Family, spark_schema
+from watershed.contract.semantics import LATE_AFTER
 
 if TYPE_CHECKING:
     from pyspark.sql.types import StructType
@@ -42,6 +47,7 @@ PAYLOAD_FIELDS = (
     "user_id",
     "anonymous_id",
     "occurred_at",
+    "received_at",
     "revenue",
     "campaign_id",
     "platform",
@@ -58,6 +64,7 @@ METRIC_COLUMNS = (
     "revenue",
     "purchasing_users",
     "site_users",
+    "late_events",
     "buyer_share",
     "avg_session_duration_s",
 )
@@ -94,15 +101,19 @@ def user_key() -> Column:
     return F.coalesce(F.col("user_id"), F.col("anonymous_id"))
 
 
-def user_windows(events: DataFrame, window: str) -> DataFrame:
+def user_windows(events: DataFrame, window: str, late_after_seconds: float = LATE_AFTER.total_seconds()) -> DataFrame:
     """One row per (tumbling event-time window, user key): the first aggregation step."""
     purchase = F.col("event_type") == "purchase"
+    received = F.coalesce(F.col("received_at"), F.col("kafka_timestamp"))
+    lag_us = F.unix_micros(received) - F.unix_micros(F.col("occurred_at"))
+    late = F.coalesce(lag_us > F.lit(round(late_after_seconds * 1_000_000)), F.lit(False))
     session_at = F.when(F.col("event_type").isin(*SESSION_EVENT_TYPES), F.col("occurred_at"))
     return events.groupBy(F.window("occurred_at", window).alias("window"), user_key().alias("user_key")).agg(
         F.count(F.lit(1)).alias("events"),
         F.sum((~F.col("event_type").isin(*AD_EVENT_TYPES)).cast("long")).alias("site_events"),
         F.sum(purchase.cast("long")).alias("purchases"),
         F.sum(F.when(purchase, F.col("revenue"))).alias("revenue"),
+        F.sum(late.cast("long")).alias("late_events"),
         F.min(session_at).alias("first_session_at"),
         F.max(session_at).alias("last_session_at"),
     )
@@ -120,6 +131,7 @@ def window_metrics(user_rows: DataFrame) -> DataFrame:
         F.coalesce(F.sum("revenue"), F.lit(0)).cast(REVENUE).alias("revenue"),
         F.count(F.when((F.col("purchases") > 0) & F.col("user_key").isNotNull(), True)).alias("purchasing_users"),
         F.count(F.when((F.col("site_events") > 0) & F.col("user_key").isNotNull(), True)).alias("site_users"),
+        F.sum("late_events").cast("long").alias("late_events"),
         (F.avg(duration) / F.lit(1_000_000)).alias("avg_session_duration_s"),
     )
     share = F.when(F.col("site_users") > 0, F.col("purchasing_users") / F.col("site_users")).otherwise(F.lit(0.0))

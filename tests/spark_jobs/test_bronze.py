@@ -42,11 +42,11 @@ def test_records_are_parsed_and_placed_by_event_time_with_lineage(spark):
             0,
             kafka_ts,
         ),
-        # received 10:14:59.999999, its hour (09:00-10:00) closed 14:59.999999 ago: inside the 15-minute grace
-        record(event("e2", "2026-11-20T09:59:00Z", "2026-11-20T10:14:59.999999Z"), 1, kafka_ts),
-        # received exactly 15 minutes after its hour closed: late, still in its event-time folder
-        record(event("e3", "2026-11-20T09:59:00Z", "2026-11-20T10:15:00Z"), 2, kafka_ts),
-        # a broken clock (1970): placed by the time it was received instead
+        # received exactly 5 minutes after it occurred: not late (late is strictly more than LATE_AFTER)
+        record(event("e2", "2026-11-20T09:59:00Z", "2026-11-20T10:04:00Z"), 1, kafka_ts),
+        # received 5 minutes and a microsecond after it occurred: late, still in its event-time folder
+        record(event("e3", "2026-11-20T09:59:00Z", "2026-11-20T10:04:00.000001Z"), 2, kafka_ts),
+        # a broken clock (1970): placed by the time it was received instead, and not also counted late
         record(event("e4", "1970-01-01T00:00:00Z", "2026-11-20T10:19:00Z"), 3, kafka_ts),
         # no received_at: the Kafka timestamp is the time received
         record(json.dumps({"event_id": "e5", "occurred_at": "2026-11-20T08:30:00Z"}), 4, kafka_ts),
@@ -97,10 +97,12 @@ def test_records_are_parsed_and_placed_by_event_time_with_lineage(spark):
     assert (first["price"], json.loads(first["properties"])) == (Decimal("10.50"), {"a": [1]})
 
 
-def test_the_late_grace_is_configurable(spark):
+def test_the_late_bound_is_configurable(spark):
     kafka_ts = datetime(2026, 11, 20, 10, 20, tzinfo=UTC)
     frame = spark.createDataFrame(
-        [record(event("e1", "2026-11-20T09:59:00Z", "2026-11-20T10:05:00Z"), 0, kafka_ts)], KAFKA
+        [record(event("e1", "2026-11-20T09:59:00Z", "2026-11-20T10:01:00Z"), 0, kafka_ts)], KAFKA
     )
-    strict = to_bronze(frame, INGESTED, LandingRules(late_grace=timedelta(minutes=1)))
+    default = to_bronze(frame, INGESTED, LandingRules())
+    strict = to_bronze(frame, INGESTED, LandingRules(late_after=timedelta(minutes=1, microseconds=-1)))
+    assertDataFrameEqual(default.select("event_id", "is_late"), [Row(event_id="e1", is_late=False)])
     assertDataFrameEqual(strict.select("event_id", "is_late"), [Row(event_id="e1", is_late=True)])

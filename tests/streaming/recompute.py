@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from watershed.contract import SESSION_EVENT_TYPES
+from watershed.contract.semantics import LATE_AFTER
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -19,6 +20,11 @@ def _at(text: str) -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _received(e: dict[str, Any]) -> datetime:
+    """received_at as sent (the streaming tests always set it)."""
+    return _at(e["received_at"])
 
 
 def first_copies(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -66,6 +72,7 @@ def window_metrics(events: list[dict[str, Any]], window: timedelta) -> dict[str,
             "revenue": str(sum((Decimal(e["revenue"]) for e in purchases), Decimal("0.00"))),
             "purchasing_users": len(buyers),
             "site_users": len(site),
+            "late_events": sum(1 for e in rows if _received(e) - e["_at"] > LATE_AFTER),
             "buyer_share": len(buyers) / len(site) if site else 0.0,
             "avg_session_duration_s": sum(durations) / len(durations) / 1e6 if durations else None,
         }

@@ -84,4 +84,4 @@ def test_spike_and_revenue_drop_raise_one_alert_each(spark, stack_settings, topi
         "watershed:traffic_spike:2026-11-20T09:02:00Z",
         "watershed:revenue_drop:2026-11-20T09:03:00Z",
     }
-    assert heartbeat["queries"]["metrics"]["late_events_total"] == 1
+    assert heartbeat["queries"]["metrics"]["dropped_by_watermark_total"] == 1

@@ -22,7 +22,10 @@ WINDOW = timedelta(minutes=15)
 def traffic() -> list[dict]:
     simulation = simulate(GeneratorConfig(seed=7, days=1, events=3000))
     # as the events travel (exact decimals), so the recomputation reads what the job reads
-    return [json.loads(dumps(p), parse_float=Decimal) for p in payloads(simulation.events.table(), received_at=True)]
+    events = [json.loads(dumps(p), parse_float=Decimal) for p in payloads(simulation.events.table(), received_at=True)]
+    for e in events[::50]:  # received 10 minutes after they occurred: late, and well within the watermark
+        e["received_at"] = recompute._iso(recompute._at(e["occurred_at"]) + timedelta(minutes=10))
+    return events
 
 
 METRIC_KEYS = (
@@ -34,6 +37,7 @@ METRIC_KEYS = (
     "revenue",
     "purchasing_users",
     "site_users",
+    "late_events",
     "buyer_share",
     "avg_session_duration_s",
 )
@@ -66,4 +70,5 @@ def test_window_metrics_equal_a_batch_recomputation(spark, stack_settings, topic
     live = {c["campaign_id"]: c for c in counters.read(redis_client, config.counters_key)}
     want = recompute.ad_counters(traffic)
     assert {k: {f: live[k][f] for f in want[k]} for k in live} == want
-    assert heartbeat["queries"]["metrics"]["late_events_total"] == 0
+    assert heartbeat["queries"]["metrics"]["dropped_by_watermark_total"] == 0
+    assert sum(m["late_events"] for m in expected.values()) == len(traffic[::50])

@@ -80,7 +80,7 @@ def test_kill_9_and_restart_do_not_double_count(stack_settings, topics, tmp_path
     lake = [json.loads(line) for line in _lake_rows(tmp_path / "realtime_metrics")]
     assert sorted(r["total_events"] for r in lake) == sorted(r["total_events"] for r in expected.values())
 
-    assert read_json(tmp_path / "heartbeat.json")["queries"]["metrics"]["late_events_total"] == 0
+    assert read_json(tmp_path / "heartbeat.json")["queries"]["metrics"]["dropped_by_watermark_total"] == 0
     # `stream run --topic-prefix P` keeps its counters under watershed:<P>ad_counters in Redis
     live = {c["campaign_id"]: c for c in counters.read(redis_client, f"watershed:{topics.prefix}ad_counters")}
     want = recompute.ad_counters(traffic)

@@ -17,7 +17,7 @@ FIVE = timedelta(minutes=5)
 
 def window(i: int, events: int, revenue: str) -> anomaly_rules.WindowMetrics:
     return anomaly_rules.WindowMetrics(
-        T0 + i * FIVE, T0 + (i + 1) * FIVE, events, 10, 1, Decimal(revenue), 1, 10, 0.1, 60.0
+        T0 + i * FIVE, T0 + (i + 1) * FIVE, events, 10, 1, Decimal(revenue), 1, 10, 0, 0.1, 60.0
     )
 
 

@@ -10,7 +10,7 @@ from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
 from spark_jobs.streaming.transforms import ad_counter_deltas, parse_events, user_windows, window_metrics
-from tests.streaming.conftest import T0, event
+from tests.streaming.conftest import T0, event, iso
 
 
 def frame(spark, events):  # type: ignore[no-untyped-def]
@@ -27,9 +27,12 @@ def test_window_metrics_from_user_windows(spark):
         event("page_view", at(minutes=0), "u1"),
         event("page_view", at(minutes=3), "u1"),  # u1 visits 180 s in window 0
         event("purchase", at(minutes=4), "u1", revenue="10.50"),  # purchase is a session event too
-        event("page_view", at(minutes=1), "u2"),  # u2: one event, 0 s
-        event("impression", at(minutes=2), "u3"),  # ad event: counted, no session
-        event("page_view", at(minutes=5), "u2"),  # window 1
+        # u2: one event, 0 s; received exactly 5 minutes after it occurred: not late
+        event("page_view", at(minutes=1), "u2", received_at=iso(at(minutes=6))),
+        # ad event: counted, no session; received 5 minutes and a microsecond after: late
+        event("impression", at(minutes=2), "u3", received_at=iso(at(minutes=7, microseconds=1))),
+        # window 1; no received_at: the Kafka timestamp (T0) is the time received, before it occurred
+        {k: v for k, v in event("page_view", at(minutes=5), "u2").items() if k != "received_at"},
         event("purchase", at(minutes=6), "u2", revenue="3.00"),
         event("purchase", at(minutes=7), "u2", revenue="2.00"),
     ]
@@ -45,6 +48,7 @@ def test_window_metrics_from_user_windows(spark):
                 revenue=Decimal("10.50"),
                 purchasing_users=1,
                 site_users=2,  # u3 only saw an ad
+                late_events=1,
                 buyer_share=1 / 2,
                 avg_session_duration_s=120.0,  # (240 + 0) / 2 users with session events
             ),
@@ -57,6 +61,7 @@ def test_window_metrics_from_user_windows(spark):
                 revenue=Decimal("5.00"),
                 purchasing_users=1,
                 site_users=1,
+                late_events=0,
                 buyer_share=1.0,
                 avg_session_duration_s=120.0,
             ),

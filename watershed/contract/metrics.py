@@ -153,13 +153,14 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "late",
         "An event received more than 300 seconds after it occurred (received_at - occurred_at >"
-        " WATERSHED_QUALITY_LATE_AFTER_SECONDS); the bronze gate bounds their share. Two other"
-        " notions still carry the word and are not this metric: bronze's is_late (received after its"
-        " hour folder closed plus a 15-minute grace: the folder must be reprocessed) and the real-time"
-        " job's dropped_late (arrived past the watermark).",
-        "flag",
+        " WATERSHED_LATE_AFTER_SECONDS; the Kafka timestamp when received_at is missing), whose event"
+        " time is believable. One definition (watershed.contract.semantics.LATE_AFTER): landing flags"
+        " it, the bronze gate bounds the day's share, the real-time job counts it per window. Events"
+        " the real-time job drops because they are behind its watermark are a different figure,"
+        " named dropped_by_watermark_total.",
+        "flag / count",
         "included",
-        ("bronze.events arrival_not_late",),
+        ("bronze.is_late", "bronze.events arrival_not_late", "streaming.late_events"),
     ),
     Metric(
         "ctr",

@@ -18,6 +18,13 @@ Sessionization (docs/contract.md has the prose):
   needs no history before the last :data:`SESSION_GAP` of D-2 (see :func:`session_starts`);
 * a session belongs to the UTC day of its first event;
 * ``session_id`` = first 32 hex characters of ``sha256(user_key || '|' || first event_id)``.
+
+Lateness: an event is **late** when the platform received it more than :data:`LATE_AFTER` after
+it occurred (``received_at - occurred_at``; the Kafka timestamp when ``received_at`` is missing),
+and its event time is believable (an event time outside the retention window or ahead of the
+clock is quarantined as such, not counted late as well). Landing flags it (bronze ``is_late``),
+the bronze gate bounds the day's share of it and the real-time job counts it per window
+(``late_events``). ``WATERSHED_LATE_AFTER_SECONDS`` sets the bound for all three.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from watershed.contract.events import EVENT_MODELS
 from watershed.contract.families import Family
 
 SESSION_GAP = timedelta(minutes=30)
+LATE_AFTER = timedelta(minutes=5)  # received more than this after it occurred: late
 
 # What the visitor does on the site, plus the purchase that ends a visit. Refunds (days later,
 # from the back office) and ad-platform events (on someone else's site) are not visits.
