@@ -24,7 +24,7 @@ from simulator.faults import MALFORMED_KINDS, FaultPlan, fields, pii_fields
 from simulator.frame import TYPE_CODE, Frame
 from simulator.ids import numbered_strings, uuid_strings
 from simulator.sorting import composite, sort_order
-from simulator.world import World
+from simulator.world import ACCOUNTS, World
 from watershed.contract import SESSION_EVENT_TYPES, SESSION_GAP, Platform
 
 DAY_MS = 86_400_000
@@ -200,8 +200,12 @@ def campaign_table(
     columns = {
         "date": _dates(config.window_start_ms + days * DAY_MS),
         "platform": pa.array(platform.tolist(), pa.string()),
-        "campaign_id": pa.array([world.campaign_ids[c] for c in campaigns], pa.string()),
     }
+    if platform_rows:
+        accounts = [ACCOUNTS[Platform(p)] for p in platform.tolist()]
+        columns["account_id"] = pa.array([a[0] for a in accounts], pa.string())
+        columns["account_name"] = pa.array([a[1] for a in accounts], pa.string())
+    columns["campaign_id"] = pa.array([world.campaign_ids[c] for c in campaigns], pa.string())
     if platform_rows:
         columns["campaign_name"] = pa.array([world.campaign_names[c] for c in campaigns], pa.string())
     columns |= {
@@ -212,7 +216,7 @@ def campaign_table(
         "conversion_value": decimals(value[active], ones, 2),
     }
     if platform_rows:
-        columns["currency"] = pa.array(["USD"] * len(active), pa.string())
+        columns["currency"] = pa.array([a[3] for a in accounts], pa.string())
     return pa.table(columns)
 
 

@@ -99,6 +99,12 @@ CAMPAIGNS = (
     ("Stories - Spring", Platform.FACEBOOK_ADS, (0.02, 0.04), (4.00, 8.00)),
 )
 ADS_PER_CAMPAIGN = 3
+# The shop's ad account on each platform: (account id, name, time zone, currency). The platforms
+# report days in the account's time zone; the simulated accounts report UTC days in USD.
+ACCOUNTS = {
+    Platform.GOOGLE_ADS: ("4051987236", "Watershed Shop (Google Ads)", "UTC", "USD"),
+    Platform.FACEBOOK_ADS: ("1020304050607080", "Watershed Shop (Meta)", "UTC", "USD"),
+}
 
 
 @dataclass(frozen=True)

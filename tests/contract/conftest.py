@@ -64,6 +64,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 AD_PLATFORM_ROW: dict[str, Any] = {
     "date": "2025-01-06",
     "platform": "facebook_ads",
+    "account_id": "1234567890123456",
+    "account_name": "Watershed Shop - Meta",
     "campaign_id": "23851234567890123",
     "campaign_name": "Retargeting - Cart",
     "impressions": 12000,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from watershed.contract.fields import AdCost, Count, Currency, Identifier, Money, Platform, req
 
 CampaignName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+AccountName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
 class AdPlatformDailyRow(BaseModel):
@@ -25,6 +26,8 @@ class AdPlatformDailyRow(BaseModel):
 
     date: dt.date = req("date")
     platform: Platform = req("platform")
+    account_id: Identifier = req("account_id")
+    account_name: AccountName = req("account_name")
     campaign_id: Identifier = req("campaign_id")
     campaign_name: CampaignName = req("campaign_name")
     impressions: Count = req("impressions")

@@ -136,7 +136,9 @@ FIELD_DOCS: dict[str, str] = {
     "region": "Region or state name.",
     "city": "City name.",
     # ad-platform daily rows
-    "date": "Reporting day (UTC).",
+    "date": "Reporting day, in the ad account's time zone (the platforms report account days, not UTC days).",
+    "account_id": "The ad account: a Google Ads customer id (10 digits), a Meta ad account id (without act_).",
+    "account_name": "The ad account's name as shown in the ad platform.",
     "campaign_name": "Campaign name as shown in the ad platform.",
     "impressions": "Impressions served on the day.",
     "clicks": "Clicks on the day.",
