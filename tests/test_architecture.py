@@ -28,6 +28,7 @@ ROOMS: dict[str, set[str]] = {
     "warehouse": set(),
     "quality": {"warehouse"},
     "monitoring": set(),
+    "extractors": set(),  # the ad platforms' clients; their fakes are in the simulator
 }
 PACKAGES = [CORE, *ROOMS]
 

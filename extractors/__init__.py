@@ -1,0 +1,1 @@
+"""Pull sources: the ad platforms through their official clients (see README.md)."""

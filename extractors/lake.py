@@ -1,0 +1,119 @@
+"""Where extracted ad-platform data lands, one (platform, account, day) at a time.
+
+* bronze: ``bronze/ad_platform/<platform>/dt=<day>/account=<id>/responses.json``, the API's
+  responses for that account and day exactly as received (one JSON document per response, in
+  order), so a row can always be traced back to what the platform said;
+* silver: ``silver/ad_platform/<platform>/dt=<day>/account=<id>/rows.parquet``, the normalised
+  :class:`~watershed.contract.AdPlatformDailyRow` rows (contract schema), dates in the account's
+  time zone and the currency explicit on every row.
+
+An account-day is written whole or not at all: both files go to a temporary name first and are
+moved into place only once both are complete, and a re-extraction (the lookback window) replaces
+the account-day, so restated numbers replace the old ones and nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from watershed.contract import AdPlatformDailyRow
+from watershed.contract.fields import Platform
+from watershed.settings import Settings
+
+BRONZE, SILVER = "bronze/ad_platform", "silver/ad_platform"
+RESPONSES, ROWS = "responses.json", "rows.parquet"
+
+
+def account_day(layer: str, platform: Platform | str, account_id: str, day: date) -> str:
+    """The folder of one account-day, relative to the lake root."""
+    return f"{layer}/{Platform(platform).value}/dt={day.isoformat()}/account={account_id}"
+
+
+def lookback_days(end: date, days: int) -> list[date]:
+    """The `days` days ending with `end`, oldest first: what each run re-extracts."""
+    if days < 1:
+        raise ValueError(f"the lookback must be at least 1 day (got {days})")
+    return [end - timedelta(days=n) for n in range(days - 1, -1, -1)]
+
+
+@dataclass(frozen=True)
+class Written:
+    platform: str
+    account_id: str
+    day: date
+    rows: int
+    responses: int
+    bronze: str  # relative to the lake root
+    silver: str
+
+
+def write_account_day(
+    settings: Settings,
+    platform: Platform | str,
+    account_id: str,
+    day: date,
+    responses: Sequence[Any],
+    rows: Sequence[AdPlatformDailyRow],
+) -> Written:
+    """Replace one account-day in bronze and silver. Every row must belong to that account-day
+    (a row of another day or account is a bug in the extractor, reported, nothing written)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from watershed.contract.tables import arrow_schema
+    from watershed.lake.arrow import filesystem
+
+    platform = Platform(platform)
+    wrong = [r for r in rows if (r.platform, r.account_id, r.date) != (platform, account_id, day)]
+    if wrong:
+        first = wrong[0]
+        raise ValueError(
+            f"{len(wrong)} row(s) do not belong to {platform.value}/{account_id}/{day}: the first is"
+            f" {first.platform.value}/{first.account_id}/{first.date} campaign {first.campaign_id}"
+        )
+    fs, root = filesystem(settings)
+    bronze, silver = (account_day(layer, platform, account_id, day) for layer in (BRONZE, SILVER))
+    schema = arrow_schema("ad_platform_daily")
+    table = pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=schema)
+    body = "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in responses).encode()
+    tmp = f".tmp-{uuid.uuid4().hex}"
+    staged = []
+    for folder, name, write in (
+        (bronze, RESPONSES, lambda path: _write_bytes(fs, path, body)),
+        (silver, ROWS, lambda path: pq.write_table(table, path, filesystem=fs, compression="zstd")),
+    ):
+        fs.create_dir(f"{root}/{folder}", recursive=True)
+        path = f"{root}/{folder}/{tmp}-{name}"
+        write(path)
+        staged.append((path, f"{root}/{folder}/{name}"))
+    for path, final in staged:
+        fs.move(path, final)
+    return Written(platform.value, account_id, day, len(rows), len(responses), bronze, silver)
+
+
+def _write_bytes(fs: Any, path: str, body: bytes) -> None:
+    with fs.open_output_stream(path) as out:
+        out.write(body)
+
+
+def read_rows(settings: Settings, platform: Platform | str, day: date) -> list[AdPlatformDailyRow]:
+    """Every silver row of one platform and day (all accounts), as contract rows."""
+    import pyarrow.parquet as pq
+    from pyarrow import fs as pafs
+
+    from watershed.lake.arrow import filesystem
+
+    fs, root = filesystem(settings)
+    folder = f"{root}/{SILVER}/{Platform(platform).value}/dt={day.isoformat()}"
+    if fs.get_file_info(folder).type is pafs.FileType.NotFound:
+        return []
+    files = [f.path for f in fs.get_file_info(pafs.FileSelector(folder, recursive=True)) if f.path.endswith("/" + ROWS)]
+    out = []
+    for path in sorted(files):
+        out += [AdPlatformDailyRow.model_validate(r) for r in pq.read_table(path, filesystem=fs).to_pylist()]
+    return out
