@@ -134,6 +134,14 @@ DEFAULT_MARTS: tuple[MartSpec, ...] = (
         volume=None,
         non_negative=("revenue", "price"),
     ),
+    MartSpec(
+        # a snapshot per day: every user seen by then, so its rows grow slowly from day to day
+        "dim_users_daily",
+        key=("as_of_date", "user_key"),
+        date_column="as_of_date",
+        volume=None,
+        non_negative=("lifetime_sessions", "lifetime_orders", "lifetime_revenue"),
+    ),
 )
 
 _FIELDS = {"table", "key", "date_column", "rate_columns", "volume", "non_negative", "nullable"}

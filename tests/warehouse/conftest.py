@@ -23,6 +23,7 @@ MARTS = (
     "fct_user_events",
     "fct_sessions",
     "dim_users",
+    "dim_users_daily",
     "agg_daily_user_metrics",
     "conversion_funnel",
     "product_performance",

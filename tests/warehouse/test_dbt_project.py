@@ -36,7 +36,7 @@ def test_dbt_build_is_green_with_unit_tests(built):
     summary = _summary(output)
     assert summary["ERROR"] == summary["WARN"] == summary["SKIP"] == 0
     assert summary["PASS"] == summary["TOTAL"] > 100
-    assert re.search(r"Finished running 6 incremental models, 1 table model, \d+ data tests, 8 unit tests", output)
+    assert re.search(r"Finished running 7 incremental models, 1 table model, \d+ data tests, 9 unit tests", output)
 
 
 def test_sessions_and_events(built):
@@ -106,6 +106,22 @@ def test_dim_users(built):
         ("u1", "u1", True, False, datetime(2025, 1, 6, 10), datetime(2025, 1, 7, 9, 5), 2, 1, Decimal("25.00"),
          "one_time_buyer", True, D2),
     ]  # fmt: skip
+
+
+def test_dim_users_daily_of_the_build(built):
+    """The two days built in one run: day 1 as of day 1, day 2 cumulative; dim_users is day 2."""
+    wh, _ = built
+    assert wh.query(
+        "select as_of_date, user_key, first_seen_at, last_seen_at, lifetime_sessions, lifetime_orders, "
+        "lifetime_revenue, segment from marts.dim_users_daily where user_key = 'u1' order by as_of_date"
+    ) == [
+        (D1, "u1", datetime(2025, 1, 6, 10), datetime(2025, 1, 6, 10, 20), 1, 1, Decimal("25.00"), "one_time_buyer"),
+        (D2, "u1", datetime(2025, 1, 6, 10), datetime(2025, 1, 7, 9, 5), 2, 1, Decimal("25.00"), "one_time_buyer"),
+    ]
+    latest = wh.query(
+        "select * exclude (as_of_date) from marts.dim_users_daily where as_of_date = date '2025-01-07' order by all"
+    )
+    assert latest == [row[:-1] for row in wh.rows("marts.dim_users", "user_key")]
 
 
 def test_product_performance(built):
@@ -239,3 +255,101 @@ def test_revenue_is_per_currency_and_a_day_without_sales_keeps_one_row(warehouse
         ("dim_users", None, "u1", 2),
         ("product_performance", D2, "p2", 2),
     ]
+
+
+# u2 visits on day 2 only and buys for 600.00 (high_value); the rest is the small lake of conftest.py
+U2_EVENTS = [
+    ("e30", "page_view", "2025-01-07 12:00:00", {"page_url": "/", "device": "mobile"}),
+    ("e31", "purchase", "2025-01-07 12:10:00", {"order_id": "o30", "revenue": Decimal("600.00")}),
+]
+DAG_LAYERS = ("staging", "intermediate", "marts")  # ecommerce_daily's dbt tasks, in order
+
+
+def _dag_build(wh, day):  # type: ignore[no-untyped-def]
+    """What one ecommerce_daily run does after the lake jobs: load D, then `watershed warehouse
+    build --date D --select <layer>` per layer (dbt var run_date = D, the default lookback)."""
+    from warehouse.dbt import build_args
+
+    wh.load(day)
+    for layer in DAG_LAYERS:
+        summary = _summary(wh.dbt(*build_args(day, select=layer)))
+        assert summary["ERROR"] == summary["WARN"] == summary["SKIP"] == 0, (day, layer, summary)
+
+
+def _snapshot(wh, day=None):  # type: ignore[no-untyped-def]
+    where = f"where as_of_date = date '{day.isoformat()}'" if day else ""
+    return wh.query(f"select * from marts.dim_users_daily {where} order by as_of_date, user_key")
+
+
+@pytest.fixture(scope="module")
+def daily_runs(warehouse_factory, lakedata):  # type: ignore[no-untyped-def]
+    """The small lake plus u2 on day 2, run by the DAG day by day: day 1 (only day 1 loaded),
+    then day 2. Returns the warehouse and dim_users_daily right after day 1's run."""
+    wh = warehouse_factory("dim-users-daily")
+    lakedata.write_day(wh.lake, D1)
+    lakedata.write_day(wh.lake, D2)
+    u2 = [lakedata.event(i, kind, at, "u2", "s-u2", **fields) for i, kind, at, fields in U2_EVENTS]
+    u2[1]["items"] = [lakedata.item("p1", 24, "25.00")]
+    lakedata.write_partition(wh.lake, "events", D2, [*lakedata.EVENTS[D2], *u2])
+    lakedata.write_partition(wh.lake, "sessions", D2, [
+        *lakedata.SESSIONS[D2],
+        lakedata.session("s-u2", "u2", "2025-01-07 12:00:00", "2025-01-07 12:10:00", 2, "mobile", page_views=1,
+                         purchases=1, revenue=Decimal("600.00")),
+    ])  # fmt: skip
+    lakedata.write_partition(wh.lake, "product_interactions", D2, [
+        lakedata.product("p1", 0, 0, 1, 24, "600.00"), *lakedata.GOLD[D2]["product_interactions"]
+    ])  # fmt: skip
+    _dag_build(wh, D1)
+    first_d1 = _snapshot(wh)
+    _dag_build(wh, D2)
+    return wh, first_d1
+
+
+# as_of_date, user_key, user_id, is_identified, is_bot, first seen, last seen, sessions, orders, revenue,
+# segment, is_active. a1's visit of day 1 ends with a purchase at 00:15 on day 2: it is day 1's session,
+# so day 1's snapshot holds it.
+SNAPSHOT_D1 = [
+    (D1, "a1", None, False, False, datetime(2025, 1, 6, 23, 50), datetime(2025, 1, 7, 0, 15), 1, 1,
+     Decimal("10.00"), "one_time_buyer", True),
+    (D1, "bot1", None, False, True, datetime(2025, 1, 6, 5), datetime(2025, 1, 6, 5), 1, 0, Decimal("0.00"),
+     "bot", True),
+    (D1, "u1", "u1", True, False, datetime(2025, 1, 6, 10), datetime(2025, 1, 6, 10, 20), 1, 1, Decimal("25.00"),
+     "one_time_buyer", True),
+]  # fmt: skip
+SNAPSHOT_D2 = [
+    (D2, *SNAPSHOT_D1[0][1:]),  # a1 and bot1: not seen on day 2, carried as they were
+    (D2, *SNAPSHOT_D1[1][1:]),
+    (D2, "u1", "u1", True, False, datetime(2025, 1, 6, 10), datetime(2025, 1, 7, 9, 5), 2, 1, Decimal("25.00"),
+     "one_time_buyer", True),
+    (D2, "u2", "u2", True, False, datetime(2025, 1, 7, 12), datetime(2025, 1, 7, 12, 10), 1, 1, Decimal("600.00"),
+     "high_value", True),
+]  # fmt: skip
+
+
+def test_dim_users_daily_holds_each_user_as_of_the_end_of_each_day(daily_runs):
+    wh, first_d1 = daily_runs
+    assert first_d1 == SNAPSHOT_D1  # day 1's run, before day 2 was loaded
+    assert _snapshot(wh) == SNAPSHOT_D1 + SNAPSHOT_D2  # u2 has no day 1 row: first seen on day 2
+    # dim_users is the latest snapshot, in its own columns (as_of_date last)
+    assert wh.rows("marts.dim_users", "user_key") == [(*row[1:], row[0]) for row in SNAPSHOT_D2]
+
+
+def test_a_backfill_of_day_1_after_day_2_rewrites_day_1_as_it_was(daily_runs):
+    """Day 1 run again (load + the DAG's dbt tasks for day 1) with day 2 in the warehouse: day 1's
+    snapshot is that of day 1's first run, day 2's and dim_users (as of day 2) are unchanged."""
+    wh, first_d1 = daily_runs
+    users_before = wh.rows("marts.dim_users", "user_key")
+    d2_before = _snapshot(wh, D2)
+
+    _dag_build(wh, D1)
+
+    assert _snapshot(wh, D1) == first_d1 == SNAPSHOT_D1
+    assert _snapshot(wh, D2) == d2_before == SNAPSHOT_D2
+    assert wh.rows("marts.dim_users", "user_key") == users_before
+    assert {row[-1] for row in users_before} == {D2}
+
+
+def test_a_full_refresh_builds_every_day_of_dim_users_daily(daily_runs):
+    wh, _ = daily_runs
+    assert _summary(wh.build(None, "--full-refresh"))["ERROR"] == 0
+    assert _snapshot(wh) == SNAPSHOT_D1 + SNAPSHOT_D2

@@ -222,8 +222,8 @@ def test_dbt_parses_for_the_snowflake_target(snowflake_compiled):
     manifest = json.loads((snowflake_compiled["full"].parents[1] / "target" / "manifest.json").read_text())
     assert manifest["metadata"]["adapter_type"] == "snowflake"
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    assert {"fct_user_events", "fct_sessions", "dim_users", "agg_daily_user_metrics", "conversion_funnel",
-            "product_performance", "daily_revenue"} <= models  # fmt: skip
+    assert {"fct_user_events", "fct_sessions", "dim_users", "dim_users_daily", "agg_daily_user_metrics",
+            "conversion_funnel", "product_performance", "daily_revenue"} <= models  # fmt: skip
 
 
 @pytest.mark.parametrize("mode", ["full", "incremental"])
@@ -260,7 +260,7 @@ def test_the_incremental_window_and_strategy_compile_for_snowflake(snowflake_com
         '"SESSION_ID", "SESSION_DATE", "EVENT_COUNT" from WATERSHED.marts.fct_sessions__dbt_tmp',
         "commit",
     ]
-    dim_users = (snowflake_compiled["full"] / "models" / "marts" / "dim_users.sql").read_text()
+    dim_users = (snowflake_compiled["full"] / "models" / "marts" / "dim_users_daily.sql").read_text()
     assert "datediff(" in dim_users  # dbt.datediff, Snowflake's spelling
     staging = (snowflake_compiled["full"] / "models" / "staging" / "stg_watershed__events.sql").read_text()
     assert "geo:country::varchar as country_code" in staging

@@ -13,6 +13,8 @@ aggregated as (
         user_key,
         max(user_id) as user_id,
         {{ dbt.bool_or('is_bot') }} as is_bot,
+        min(session_started_at) as first_seen_at,
+        max(session_ended_at) as last_seen_at,
         count(*) as sessions,
         sum(event_count) as total_events,
         sum(page_views) as page_views,

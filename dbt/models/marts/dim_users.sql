@@ -1,44 +1,40 @@
+{#- The current users: the latest snapshot of dim_users_daily, in dim_users' columns. A run for
+    day D changes it only when D's window holds the latest snapshot day: a backfill of an older
+    day leaves it as it is. -#}
 with
 
-users as (
+snapshots as (
 
-    select * from {{ ref('int_users_aggregated') }}
+    select * from {{ ref('dim_users_daily') }}
 
 ),
 
-loaded as (
+latest as (
 
-    {#- "Now" is the latest day in the warehouse, never the clock: the same data gives the same table. -#}
-    select max(session_date) as as_of_date
-    from {{ ref('int_sessions_flagged') }}
+    select max(as_of_date) as as_of_date
+    from snapshots
 
 ),
 
 final as (
 
     select
-        users.user_key,
-        users.user_id,
-        users.user_id is not null as is_identified,
-        users.is_bot,
-        users.first_seen_at,
-        users.last_seen_at,
-        users.lifetime_sessions,
-        users.lifetime_orders,
-        users.lifetime_revenue,
-        case
-            when users.is_bot then 'bot'
-            when users.lifetime_revenue >= {{ var('high_value_revenue') }} then 'high_value'
-            when users.lifetime_orders >= 2 then 'repeat_buyer'
-            when users.lifetime_orders = 1 then 'one_time_buyer'
-            else 'browser'
-        end as segment,
-        {{ dbt.datediff('cast(users.last_seen_at as date)', 'loaded.as_of_date', 'day') }}
-            < {{ var('active_window_days') }} as is_active,
-        loaded.as_of_date
+        snapshots.user_key,
+        snapshots.user_id,
+        snapshots.is_identified,
+        snapshots.is_bot,
+        snapshots.first_seen_at,
+        snapshots.last_seen_at,
+        snapshots.lifetime_sessions,
+        snapshots.lifetime_orders,
+        snapshots.lifetime_revenue,
+        snapshots.segment,
+        snapshots.is_active,
+        snapshots.as_of_date
 
-    from users
-    cross join loaded
+    from snapshots
+    inner join latest
+        on latest.as_of_date = snapshots.as_of_date
 
 )
 
