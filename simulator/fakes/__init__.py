@@ -1,0 +1,1 @@
+"""Fake ad-platform APIs the extractors are tested against, serving the simulated world."""
