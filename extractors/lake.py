@@ -3,11 +3,14 @@
 * bronze: ``bronze/ad_platform/<platform>/dt=<day>/account=<id>/responses.json``, the API's
   responses for that account and day exactly as received (one JSON document per response, in
   order), so a row can always be traced back to what the platform said;
-* silver: ``silver/ad_platform/<platform>/dt=<day>/account=<id>/rows.parquet``, the normalised
+* silver: ``silver/ad_platform/dt=<day>/<platform>-<account id>.parquet``, the normalised
   :class:`~watershed.contract.AdPlatformDailyRow` rows (contract schema), dates in the account's
-  time zone and the currency explicit on every row.
+  time zone and the currency explicit on every row. One partitioned table for every platform, as
+  the other silver tables are, so the warehouse loads ``silver/ad_platform/dt=<day>/`` as it
+  loads ``silver/events/dt=<day>/`` and the ``ads`` checkpoint reads one folder per day.
 
-An account-day is written whole or not at all: both files go to a temporary name first and are
+An account-day is written whole or not at all: both files go to a temporary name first (a dot
+name, which readers skip) and are
 moved into place only once both are complete, and a re-extraction (the lookback window) replaces
 the account-day, so restated numbers replace the old ones and nothing is counted twice.
 """
@@ -26,12 +29,22 @@ from watershed.contract.fields import Platform
 from watershed.settings import Settings
 
 BRONZE, SILVER = "bronze/ad_platform", "silver/ad_platform"
-RESPONSES, ROWS = "responses.json", "rows.parquet"
+RESPONSES = "responses.json"
 
 
-def account_day(layer: str, platform: Platform | str, account_id: str, day: date) -> str:
-    """The folder of one account-day, relative to the lake root."""
-    return f"{layer}/{Platform(platform).value}/dt={day.isoformat()}/account={account_id}"
+def bronze_folder(platform: Platform | str, account_id: str, day: date) -> str:
+    """The bronze folder of one account-day, relative to the lake root."""
+    return f"{BRONZE}/{Platform(platform).value}/dt={day.isoformat()}/account={account_id}"
+
+
+def silver_partition(day: date) -> str:
+    """The silver partition of one day (every platform and account), relative to the lake root."""
+    return f"{SILVER}/dt={day.isoformat()}"
+
+
+def silver_file(platform: Platform | str, account_id: str, day: date) -> str:
+    """The silver file of one account-day, relative to the lake root."""
+    return f"{silver_partition(day)}/{Platform(platform).value}-{account_id}.parquet"
 
 
 def lookback_days(end: date, days: int) -> list[date]:
@@ -77,20 +90,21 @@ def write_account_day(
             f" {first.platform.value}/{first.account_id}/{first.date} campaign {first.campaign_id}"
         )
     fs, root = filesystem(settings)
-    bronze, silver = (account_day(layer, platform, account_id, day) for layer in (BRONZE, SILVER))
+    bronze, silver = bronze_folder(platform, account_id, day), silver_file(platform, account_id, day)
     schema = arrow_schema("ad_platform_daily")
     table = pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=schema)
     body = "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in responses).encode()
     tmp = f".tmp-{uuid.uuid4().hex}"
     staged = []
-    for folder, name, write in (
-        (bronze, RESPONSES, lambda path: _write_bytes(fs, path, body)),
-        (silver, ROWS, lambda path: pq.write_table(table, path, filesystem=fs, compression="zstd")),
+    for final, write in (
+        (f"{bronze}/{RESPONSES}", lambda path: _write_bytes(fs, path, body)),
+        (silver, lambda path: pq.write_table(table, path, filesystem=fs, compression="zstd")),
     ):
+        folder, name = final.rsplit("/", 1)
         fs.create_dir(f"{root}/{folder}", recursive=True)
         path = f"{root}/{folder}/{tmp}-{name}"
         write(path)
-        staged.append((path, f"{root}/{folder}/{name}"))
+        staged.append((path, f"{root}/{final}"))
     for path, final in staged:
         fs.move(path, final)
     return Written(platform.value, account_id, day, len(rows), len(responses), bronze, silver)
@@ -109,10 +123,11 @@ def read_rows(settings: Settings, platform: Platform | str, day: date) -> list[A
     from watershed.lake.arrow import filesystem
 
     fs, root = filesystem(settings)
-    folder = f"{root}/{SILVER}/{Platform(platform).value}/dt={day.isoformat()}"
+    folder = f"{root}/{silver_partition(day)}"
     if fs.get_file_info(folder).type is pafs.FileType.NotFound:
         return []
-    files = [f.path for f in fs.get_file_info(pafs.FileSelector(folder, recursive=True)) if f.path.endswith("/" + ROWS)]
+    prefix = f"{folder}/{Platform(platform).value}-"
+    files = [f.path for f in fs.get_file_info(pafs.FileSelector(folder)) if f.path.startswith(prefix)]
     out = []
     for path in sorted(files):
         out += [AdPlatformDailyRow.model_validate(r) for r in pq.read_table(path, filesystem=fs).to_pylist()]

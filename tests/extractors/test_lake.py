@@ -48,6 +48,8 @@ def test_a_re_extraction_replaces_the_account_day(tmp_path: Path) -> None:
         {"page": 2},
     ]
     assert sorted(p.name for p in folder.parent.rglob("*")) == ["account=4051987236", "responses.json"]
+    silver = tmp_path / "lake" / "silver/ad_platform/dt=2026-11-20"
+    assert sorted(p.name for p in silver.iterdir()) == ["google_ads-4051987236.parquet"]
 
 
 def test_rows_of_another_account_day_are_refused_and_nothing_is_written(tmp_path: Path) -> None:

@@ -358,7 +358,10 @@ def test_a_second_account_error_keeps_the_first_accounts_days(settings: Settings
                 graph_url=fake.url, sleep=clock.sleep, clock=clock)  # fmt: skip
     assert str(e.value).startswith("Meta Ads request failed, reading account act_999: HTTP 400, code 100/33:")
     assert e.value.report is not None and e.value.report.accounts == [ACCOUNT]
-    assert {f.split("/account=")[1].split("/")[0] for f in lake_files(settings)} == {ACCOUNT}
+    files = lake_files(settings)  # bronze .../account=<id>/responses.json, silver .../facebook_ads-<id>.parquet
+    assert {f.split("/account=")[1].split("/")[0] for f in files if f.startswith("bronze/")} == {ACCOUNT}
+    assert {f.rsplit("-", 1)[1] for f in files if f.startswith("silver/")} == {f"{ACCOUNT}.parquet"}
+    assert len(files) == 2 * DAYS
     assert silver(settings) == by_day(fake.rows(START, END))
 
 
