@@ -35,17 +35,30 @@ def warehouse() -> None:
     help="Snowflake storage integration of the lake's stage (default watershed_lake).",
 )
 @click.option("--snowflake-conn-id", envvar="WATERSHED_SNOWFLAKE_CONN_ID", help=_CONN_HELP)
+@click.option(
+    "--tables",
+    "group",
+    type=click.Choice(["shop", "ads"]),
+    default="shop",
+    show_default=True,
+    help="Which raw tables: shop (silver events and sessions, gold product interactions) or ads (silver ad rows).",
+)
 def load(
-    day: datetime, target: str | None, print_sql: bool, storage_integration: str | None, snowflake_conn_id: str | None
+    day: datetime,
+    target: str | None,
+    print_sql: bool,
+    storage_integration: str | None,
+    snowflake_conn_id: str | None,
+    group: str,
 ) -> None:
-    """Replace one day of silver and gold in the raw schema (idempotent)."""
+    """Replace one day of the lake's silver and gold in the raw schema (idempotent)."""
     from warehouse.loader import load_date
 
     settings = load_settings()
     if print_sql:
         from warehouse.snowflake_backend import snowflake_statements
 
-        for statement in snowflake_statements(settings, day.date(), storage_integration):
+        for statement in snowflake_statements(settings, day.date(), storage_integration, group):
             click.echo(statement + ";\n")
         return
     connect: Callable[[], Any] | None = None
@@ -61,6 +74,7 @@ def load(
         target=target,  # type: ignore[arg-type]
         connect=connect,
         storage_integration=storage_integration,
+        group=group,
     )
     click.echo(json.dumps(report, indent=2))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from warehouse.loader import RAW_SCHEMA, WarehouseError, parquet_files
-from warehouse.tables import PARTITION_COLUMN, RAW_TABLES, RawTable, duckdb_type
+from warehouse.tables import PARTITION_COLUMN, PRODUCERS, RAW_TABLES, RawTable, duckdb_type, table_group
 
 
 def quote(name: str) -> str:
@@ -92,17 +92,22 @@ def connect(db_file: Path) -> Any:
 
 
 PARTITIONS = f"{RAW_SCHEMA}._partitions"
+_VIEWS = "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'VIEW'"
 Mode = Literal["attach", "copy"]
 
 
-def load_duckdb(db_file: Path, lake_root: Path, day: date, mode: Mode = "attach") -> dict[str, Any]:
-    """Replace `day` in every raw table, in one transaction."""
-    folders = {t.name: lake_root.joinpath(*t.lake_parts, f"{PARTITION_COLUMN}={day.isoformat()}") for t in RAW_TABLES}
-    missing = [f"{'/'.join(t.lake_parts)}" for t in RAW_TABLES if not folders[t.name].is_dir()]
+def load_duckdb(
+    db_file: Path, lake_root: Path, day: date, mode: Mode = "attach", group: str = "shop"
+) -> dict[str, Any]:
+    """Replace `day` in every raw table of `group`, in one transaction (the other raw tables are
+    created empty if they do not exist yet, and otherwise left as they are)."""
+    tables = table_group(group)
+    folders = {t.name: lake_root.joinpath(*t.lake_parts, f"{PARTITION_COLUMN}={day.isoformat()}") for t in tables}
+    missing = [f"{'/'.join(t.lake_parts)}" for t in tables if not folders[t.name].is_dir()]
     if missing:
         raise WarehouseError(
             f"the lake at {lake_root} has no {PARTITION_COLUMN}={day.isoformat()} partition of {', '.join(missing)}; "
-            f"run `watershed sessionize --date {day}` and `watershed gold --date {day}` first"
+            + PRODUCERS[group].format(day=day)
         )
     import duckdb
 
@@ -121,9 +126,13 @@ def load_duckdb(db_file: Path, lake_root: Path, day: date, mode: Mode = "attach"
                 f"CREATE TABLE IF NOT EXISTS {PARTITIONS} (table_name VARCHAR NOT NULL, {PARTITION_COLUMN} DATE "
                 f"NOT NULL, folder VARCHAR NOT NULL, PRIMARY KEY (table_name, {PARTITION_COLUMN}))"
             )
+            existing = {r[0] for r in con.execute(_VIEWS, [RAW_SCHEMA]).fetchall()}
+            for table in RAW_TABLES:
+                if table.name not in existing:
+                    con.execute(view_sql(table, []))
         con.execute("BEGIN TRANSACTION")
         in_transaction = True
-        for table in RAW_TABLES:
+        for table in tables:
             current = table.name
             files = parquet_files(folders[table.name])
             if files:
@@ -144,7 +153,14 @@ def load_duckdb(db_file: Path, lake_root: Path, day: date, mode: Mode = "attach"
         if in_transaction:
             con.execute("ROLLBACK")
         con.close()
-    return {"date": day.isoformat(), "target": "duckdb", "database": str(db_file), "mode": mode, "rows": rows}
+    return {
+        "date": day.isoformat(),
+        "target": "duckdb",
+        "database": str(db_file),
+        "mode": mode,
+        "group": group,
+        "rows": rows,
+    }
 
 
 def _copy(con: Any, table: RawTable, day: date, folder: Path, files: list[Path]) -> int:

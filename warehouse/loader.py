@@ -61,21 +61,23 @@ def load_date(
     connect: Callable[[], Any] | None = None,
     storage_integration: str | None = None,
     check_lake: bool = True,
+    group: str = "shop",
 ) -> dict[str, Any]:
-    """Replace `day` in the raw schema of the configured warehouse (or `target`); return what
-    was loaded. `connect` (Snowflake only) returns a DB-API connection; by default one is opened
-    from the WATERSHED_SNOWFLAKE_* settings. `check_lake` (Snowflake) first checks that the S3 lake
+    """Replace `day` of the raw tables of `group` (warehouse.tables.TABLE_GROUPS: ``shop`` or
+    ``ads``) in the configured warehouse (or `target`); return what was loaded. `connect`
+    (Snowflake only) returns a DB-API connection; by default one is opened from the
+    WATERSHED_SNOWFLAKE_* settings. `check_lake` (Snowflake) first checks that the S3 lake
     has the day's partitions."""
     target = target or settings.warehouse
     if target == "duckdb":
         from warehouse.duckdb_backend import load_duckdb
 
-        return load_duckdb(settings.duckdb_file, local_lake_root(settings), day, settings.duckdb_raw)
+        return load_duckdb(settings.duckdb_file, local_lake_root(settings), day, settings.duckdb_raw, group)
     if target == "snowflake":
         from warehouse.snowflake_backend import load_snowflake
 
         return load_snowflake(
-            settings, day, connect=connect, storage_integration=storage_integration, check_lake=check_lake
+            settings, day, connect=connect, storage_integration=storage_integration, check_lake=check_lake, group=group
         )
     raise WarehouseError(f"unknown warehouse target {target!r}; expected duckdb or snowflake")
 

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from warehouse.loader import RAW_SCHEMA, WarehouseError
-from warehouse.tables import PARTITION_COLUMN, RAW_TABLES, RawTable, snowflake_type
+from warehouse.tables import PARTITION_COLUMN, PRODUCERS, RAW_TABLES, RawTable, snowflake_type, table_group
 from watershed import lake
 from watershed.settings import Settings
 
@@ -77,10 +77,10 @@ def setup_statements(settings: Settings, storage_integration: str | None = None)
     ]
 
 
-def load_statements(day: date) -> list[str]:
-    """The transaction that replaces `day` in every raw table."""
+def load_statements(day: date, group: str = "shop") -> list[str]:
+    """The transaction that replaces `day` in every raw table of `group`."""
     statements = ["BEGIN TRANSACTION"]
-    for table in RAW_TABLES:
+    for table in table_group(group):
         statements.append(f"DELETE FROM {RAW_SCHEMA}.{table.name} WHERE {PARTITION_COLUMN} = {_date(day)}")  # noqa: S608
         statements.append(copy_sql(table, day))
     statements.append("COMMIT")
@@ -91,8 +91,10 @@ def _date(day: date) -> str:
     return f"TO_DATE({_literal(day.isoformat())})"
 
 
-def snowflake_statements(settings: Settings, day: date, storage_integration: str | None = None) -> list[str]:
-    return [*setup_statements(settings, storage_integration), *load_statements(day)]
+def snowflake_statements(
+    settings: Settings, day: date, storage_integration: str | None = None, group: str = "shop"
+) -> list[str]:
+    return [*setup_statements(settings, storage_integration), *load_statements(day, group)]
 
 
 def connect_from_settings(settings: Settings) -> Any:
@@ -156,20 +158,19 @@ def run_statements(connection: Any, statements: Sequence[str]) -> dict[str, int]
     return rows
 
 
-def require_partitions(settings: Settings, day: date) -> None:
+def require_partitions(settings: Settings, day: date, group: str = "shop") -> None:
     """Refuse to load a day the lake does not have (COPY would load nothing, silently)."""
     client = lake.s3_client(settings)
     bucket, _, prefix = settings.lake.removeprefix("s3a://").partition("/")
     missing = []
-    for table in RAW_TABLES:
+    for table in table_group(group):
         key = "/".join(p for p in (prefix.strip("/"), *table.lake_parts, f"{PARTITION_COLUMN}={day.isoformat()}/") if p)
         if not client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("KeyCount"):
             missing.append("/".join(table.lake_parts))
     if missing:
         raise WarehouseError(
             f"the lake at {settings.lake} has no {PARTITION_COLUMN}={day.isoformat()} partition of "
-            f"{', '.join(missing)}; "
-            f"run `watershed sessionize --date {day}` and `watershed gold --date {day}` first"
+            f"{', '.join(missing)}; " + PRODUCERS[group].format(day=day)
         )
 
 
@@ -180,13 +181,20 @@ def load_snowflake(
     connect: Callable[[], Any] | None = None,
     storage_integration: str | None = None,
     check_lake: bool = True,
+    group: str = "shop",
 ) -> dict[str, Any]:
-    statements = snowflake_statements(settings, day, storage_integration)
+    statements = snowflake_statements(settings, day, storage_integration, group)
     if check_lake:
-        require_partitions(settings, day)
+        require_partitions(settings, day, group)
     connection = (connect or (lambda: connect_from_settings(settings)))()
     try:
         rows = run_statements(connection, statements)
     finally:
         connection.close()
-    return {"date": day.isoformat(), "target": "snowflake", "database": settings.snowflake_database, "rows": rows}
+    return {
+        "date": day.isoformat(),
+        "target": "snowflake",
+        "database": settings.snowflake_database,
+        "group": group,
+        "rows": rows,
+    }

@@ -11,6 +11,14 @@ two warehouses have the same raw tables.
   (spark_jobs/batch/transforms/sessions.py and gold.py). ``tests/warehouse`` checks these lists against
   the files the real jobs write, so a column added there fails a test here instead of being lost.
 
+* ``ad_platform_daily`` (silver): the contract's ad-platform rows the extractors write
+  (extractors/lake.py), every platform and account of a day in one partition.
+
+The tables come in load groups (:data:`TABLE_GROUPS`): ``shop`` (events, sessions, product
+interactions: what ``ecommerce_daily`` loads after its lake jobs) and ``ads`` (what
+``ad_campaign_daily`` loads after extraction). A load replaces one day of one group; every raw
+table exists from the first load on (empty until its group is loaded), so dbt can build any model.
+
 The funnel, the daily user metrics and daily revenue are not loaded: the dbt marts compute them
 from the events and sessions (docs/warehouse.md), so the warehouse holds one copy of each.
 
@@ -111,17 +119,40 @@ def _gold_product_interactions() -> pa.Schema:
     )
 
 
+def _silver_ad_platform_daily() -> pa.Schema:
+    from watershed.contract import arrow_schema
+
+    return arrow_schema("ad_platform_daily")
+
+
 _SCHEMAS = {
     "events": _silver_events,
     "sessions": _silver_sessions,
     "product_interactions": _gold_product_interactions,
+    "ad_platform_daily": _silver_ad_platform_daily,
 }
 
-RAW_TABLES: tuple[RawTable, ...] = (
+SHOP_TABLES: tuple[RawTable, ...] = (
     RawTable("events", "silver", "events"),
     RawTable("sessions", "silver", "sessions"),
     RawTable("product_interactions", "gold", "product_interactions"),
 )
+AD_TABLES: tuple[RawTable, ...] = (RawTable("ad_platform_daily", "silver", "ad_platform"),)
+TABLE_GROUPS: dict[str, tuple[RawTable, ...]] = {"shop": SHOP_TABLES, "ads": AD_TABLES}
+RAW_TABLES: tuple[RawTable, ...] = SHOP_TABLES + AD_TABLES  # every raw table
+
+# what to run when a group's partition of a day is missing
+PRODUCERS = {
+    "shop": "run `watershed sessionize --date {day}` and `watershed gold --date {day}` first",
+    "ads": "run `watershed ads extract --date {day}` first (its lookback window writes every day it covers)",
+}
+
+
+def table_group(name: str) -> tuple[RawTable, ...]:
+    try:
+        return TABLE_GROUPS[name]
+    except KeyError:
+        raise ValueError(f"unknown table group {name!r}; expected one of {', '.join(TABLE_GROUPS)}") from None
 
 
 @cache

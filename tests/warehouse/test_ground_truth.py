@@ -147,14 +147,14 @@ def test_the_raw_tables_have_the_columns_the_spark_jobs_write(pipeline):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from warehouse.tables import RAW_TABLES
+    from warehouse.tables import SHOP_TABLES
 
     wh, _, _ = pipeline
 
     def normal(t: pa.DataType) -> str:
         return "timestamp" if pa.types.is_timestamp(t) else str(t)
 
-    for table in RAW_TABLES:
+    for table in SHOP_TABLES:
         folder = wh.lake.joinpath(*table.lake_parts, f"dt={DAYS[0].isoformat()}")
         written = pq.read_schema(sorted(folder.glob("*.parquet"))[0])
         assert [(f.name, normal(f.type)) for f in written] == [(f.name, normal(f.type)) for f in table.schema()], (

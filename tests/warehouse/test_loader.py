@@ -30,6 +30,7 @@ def test_a_load_puts_every_table_of_the_day_in_raw(warehouse_factory, lakedata, 
         "target": "duckdb",
         "database": str(wh.settings.duckdb_file),
         "mode": raw,
+        "group": "shop",
         "rows": {"events": 9, "sessions": 3, "product_interactions": 2},
     }
     purchase = wh.query(
@@ -223,3 +224,46 @@ def test_the_cli_loads_a_day_and_reports_errors_in_one_line(warehouse_factory, l
     assert main(["warehouse", "load", "--date", "2025-01-08"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: the lake at ") and err.count("\n") == 1
+
+
+def _ad_row(day: date, platform: str, account: str, campaign: str, clicks: int):  # type: ignore[no-untyped-def]
+    from watershed.contract import AdPlatformDailyRow
+
+    return AdPlatformDailyRow(
+        date=day, platform=platform, account_id=account, account_name=f"Shop ({platform})", campaign_id=campaign,
+        campaign_name=f"Campaign {campaign}", impressions=1_000, clicks=clicks, cost=Decimal("12.345678"),
+        conversions=1.5, conversion_value=Decimal("40.00"), currency="USD",
+    )  # fmt: skip
+
+
+def test_the_ads_group_loads_the_silver_ad_rows_and_leaves_the_shop_tables_alone(warehouse_factory, lakedata, raw):
+    from extractors.lake import write_account_day
+
+    wh = warehouse_factory("load-ads", raw)
+    lakedata.write_day(wh.lake, lakedata.D1)
+    wh.load(lakedata.D1)
+    assert wh.query("select count(*) from raw.ad_platform_daily") == [(0,)]  # exists, empty, before any ads load
+    shop = {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES}
+
+    with pytest.raises(WarehouseError, match=r"no dt=2025-01-06 partition of silver/ad_platform; run `watershed ads"):
+        load_date(wh.settings, lakedata.D1, group="ads")
+
+    day = lakedata.D1
+    write_account_day(wh.settings, "google_ads", "111", day, [], [_ad_row(day, "google_ads", "111", "g1", 10)])
+    write_account_day(wh.settings, "facebook_ads", "222", day, [], [
+        _ad_row(day, "facebook_ads", "222", "f1", 20), _ad_row(day, "facebook_ads", "222", "f2", 30)
+    ])  # fmt: skip
+    report = load_date(wh.settings, day, group="ads")
+
+    assert (report["group"], report["rows"]) == ("ads", {"ad_platform_daily": 3})
+    assert wh.query(
+        "select platform, account_id, campaign_id, clicks, cost, conversion_value, currency, dt "
+        "from raw.ad_platform_daily order by all"
+    ) == [
+        ("facebook_ads", "222", "f1", 20, Decimal("12.345678"), Decimal("40.00"), "USD", day),
+        ("facebook_ads", "222", "f2", 30, Decimal("12.345678"), Decimal("40.00"), "USD", day),
+        ("google_ads", "111", "g1", 10, Decimal("12.345678"), Decimal("40.00"), "USD", day),
+    ]
+    assert {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES} == shop
+    wh.load(day)  # the shop's day again: the ad rows stay
+    assert wh.query("select count(*) from raw.ad_platform_daily") == [(3,)]

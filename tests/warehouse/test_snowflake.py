@@ -16,7 +16,7 @@ import pytest
 from warehouse import WarehouseError
 from warehouse.dbt import DBT_PROJECT_DIR, dbt_env, snowflake_env_from_airflow
 from warehouse.snowflake_backend import copy_sql, load_snowflake, run_statements, snowflake_statements
-from warehouse.tables import RAW_TABLES, raw_table
+from warehouse.tables import AD_TABLES, RAW_TABLES, SHOP_TABLES, raw_table
 from watershed.cli import main
 from watershed.settings import Settings
 
@@ -53,7 +53,7 @@ def test_a_load_is_setup_then_one_transaction_of_delete_and_copy_per_table(snowf
     load = statements[3 + len(RAW_TABLES) :]
     assert load[0] == "BEGIN TRANSACTION" and load[-1] == "COMMIT"
     expected = []
-    for table in RAW_TABLES:
+    for table in SHOP_TABLES:  # the shop's group; every raw table is created
         expected += [f"DELETE FROM raw.{table.name} WHERE dt = TO_DATE('2025-01-06')", f"COPY INTO raw.{table.name}"]
     assert [s if s.startswith("DELETE") else " ".join(s.split()[:3]) for s in load[1:-1]] == expected
 
@@ -132,9 +132,24 @@ def test_the_load_runs_every_statement_in_order_and_counts_rows(snowflake_on_s3)
         "date": "2025-01-06",
         "target": "snowflake",
         "database": "WATERSHED",
-        "rows": {t.name: 5 for t in RAW_TABLES},
+        "group": "shop",
+        "rows": {t.name: 5 for t in SHOP_TABLES},
     }
     assert connection.closed
+
+
+def test_the_ads_group_loads_the_silver_ad_rows_only(snowflake_on_s3):
+    statements = snowflake_statements(snowflake_on_s3, DAY, group="ads")
+    load = statements[3 + len(RAW_TABLES) :]
+    assert [t.name for t in AD_TABLES] == ["ad_platform_daily"]
+    assert [" ".join(s.split()[:3]) for s in load] == [
+        "BEGIN TRANSACTION",
+        "DELETE FROM raw.ad_platform_daily",
+        "COPY INTO raw.ad_platform_daily",
+        "COMMIT",
+    ]
+    assert "FROM @raw.watershed_lake/silver/ad_platform/dt=2025-01-06/)" in load[2]
+    assert "$1:cost::NUMBER(18,6)" in load[2] and "$1:account_id::VARCHAR" in load[2]
 
 
 def test_a_failing_copy_rolls_the_day_back(snowflake_on_s3):
@@ -148,7 +163,7 @@ def test_print_sql_shows_the_statements_without_connecting(snowflake_on_s3, monk
     monkeypatch.setenv("WATERSHED_LAKE_URI", "s3a://acme-lake/watershed")
     assert main(["warehouse", "load", "--date", "2025-01-06", "--target", "snowflake", "--print-sql"]) == 0
     out = capsys.readouterr().out
-    assert out.count("COPY INTO raw.") == len(RAW_TABLES)
+    assert out.count("COPY INTO raw.") == len(SHOP_TABLES)
     assert out.startswith("CREATE SCHEMA IF NOT EXISTS raw;\n")
 
 
