@@ -6,7 +6,9 @@ checkpoint data of day D                                                      su
 bronze     ``bronze/<topic>/dt=D/hour=*`` of every event topic                ``bronze.events``
 silver     ``silver/events/dt=D``, ``silver/sessions/dt=D``                   ``silver.events``,
                                                                               ``silver.sessions``
-ads        ad-platform rows of D (``WATERSHED_QUALITY_AD_ROWS_PATH``)         ``ads.ad_platform_daily``
+ads        ``silver/ad_platform/dt=D`` (``WATERSHED_QUALITY_AD_ROWS_PATH``),  ``ads.ad_platform_daily``
+           and an extraction of D for every platform
+           (``WATERSHED_QUALITY_AD_PLATFORMS``)
 marts      each mart's rows of D in the warehouse, and D-1's volume           ``marts.<table>``
 ledger     every stage's counts per hour (:mod:`quality.ledger_io`)           ``ledger.reconciliation``
            the event_ids of bronze dt=D and of silver dt=D-1, dt=D            ``ledger.ownership``
@@ -123,11 +125,41 @@ def load_silver(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
 
 
 def load_ads(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
-    pattern = qs.ad_rows_path.format(date=day.isoformat())
-    rows = arrow.read_frame(settings, pattern)
-    if rows is None:
-        return Prepared([], [no_data("ads.ad_platform_daily", pattern)])
-    return Prepared(ad_validations(rows))
+    """The day's silver ad rows, and one file per (platform, account) for every expected platform:
+    the extractors write every day of their window, a day without delivery as an empty file, so a
+    platform without a file was not extracted (a day with no rows at all is "no data")."""
+    folder = qs.ad_rows_path.format(date=day.isoformat())
+    extracted = {name.split("-", 1)[0] for name in _file_names(settings, folder)}
+    missing = [
+        ExpectationOutcome(
+            suite="ads.ad_platform_daily",
+            name=f"extracted:{platform}",
+            expectation="expect_table_row_count_to_be_between",
+            columns=["platform"],
+            description=f"{platform} was extracted for the day",
+            success=False,
+            element_count=0,
+            error=f"no {platform} extraction in {folder}: run `watershed ads extract --platform {platform}`",
+        )
+        for platform in qs.ad_platforms
+        if platform not in extracted
+    ]
+    rows = arrow.read_frame(settings, folder)
+    if rows is None or rows.empty:
+        return Prepared([], [*missing, no_data("ads.ad_platform_daily", folder)])
+    return Prepared(ad_validations(rows), missing)
+
+
+def _file_names(settings: Settings, folder: str) -> list[str]:
+    """The data files directly in a lake folder (dot and underscore names left out)."""
+    import pyarrow.fs as pafs
+
+    fs, root = arrow.filesystem(settings)
+    path = f"{root}/{folder.strip('/')}"
+    if fs.get_file_info(path).type is not pafs.FileType.Directory:
+        return []
+    names = [info.base_name for info in fs.get_file_info(pafs.FileSelector(path)) if info.type is pafs.FileType.File]
+    return sorted(n for n in names if not n.startswith((".", "_")))
 
 
 def load_marts(settings: Settings, qs: QualitySettings, day: date) -> Prepared:

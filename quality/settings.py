@@ -60,8 +60,10 @@ class QualitySettings(BaseSettings):
     ledger_marts_table: str = "fct_user_events"
     ledger_marts_time_column: str = "occurred_at"
 
-    # Ad-platform rows in the lake, relative to the lake root; {date} is the day.
-    ad_rows_path: str = "bronze/ad_platform/*/date={date}"
+    # Ad-platform rows in the lake, relative to the lake root; {date} is the day (extractors/lake.py).
+    ad_rows_path: str = "silver/ad_platform/dt={date}"
+    # The platforms the ads checkpoint expects an extraction of, every day.
+    ad_platforms: tuple[str, ...] = ("google_ads", "facebook_ads")
 
     # Sample of unexpected values kept per failed expectation.
     samples: int = Field(10, ge=1, le=200)

@@ -121,7 +121,7 @@ def test_quality_inputs_come_from_the_models() -> None:
     assert events.numeric_ranges["items.price"][0] == 0
     assert events.personal_columns == ("ip", "email", "phone")
     assert ads.required_columns == tuple(AdPlatformDailyRow.model_fields)
-    assert ads.unique_key == ("date", "platform", "campaign_id")
+    assert ads.unique_key == ("date", "platform", "account_id", "campaign_id")
     assert checks["events"].as_dict()["numeric_ranges"]["price"] == ["0", "1000000000"]
 
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
-from quality.checkpoints import Prepared, ad_validations, silver_validations
+from quality.checkpoints import Prepared, ad_validations, load_ads, silver_validations
 from quality.runner import run_checkpoint
 from tests.quality.conftest import START, as_silver_sessions, generated, run
 
@@ -53,7 +53,7 @@ def test_broken_ad_rows_fail_ctr_cost_and_duplicates(platform, qs) -> None:  # t
     broken = pd.concat([broken, broken.loc[[8, 9]]], ignore_index=True)  # reported twice
     outcome = run("ads", None, Prepared(ad_validations(broken)), platform, qs)
     assert failed(outcome) == {
-        "ads.ad_platform_daily/unique:date,platform,campaign_id": 4,
+        "ads.ad_platform_daily/unique:date,platform,account_id,campaign_id": 4,
         "ads.ad_platform_daily/range:ctr": 3,
         "ads.ad_platform_daily/clicks_at_most_impressions": 3,
         "ads.ad_platform_daily/range:cost": 2,
@@ -146,3 +146,35 @@ def test_missing_marts_fail_has_rows(platform, qs, tmp_path) -> None:  # type: i
     later = run_checkpoint("marts", date(2025, 2, 1), settings=platform, quality_settings=marts_qs, data_docs=False)
     assert later.failed_names == ["marts.funnel_daily/has_rows", "marts.campaign_performance/has_rows"]
     assert "has no row for 2025-02-01" in later.failures[0].error
+
+
+def test_the_ads_checkpoint_reads_silver_and_wants_every_platform_extracted(platform, qs) -> None:  # type: ignore[no-untyped-def]
+    """The extractors' silver partition of a day: a platform without a file was not extracted and
+    fails the checkpoint, naming it; an empty file (a day without delivery) counts as extracted."""
+    from extractors.lake import write_account_day
+    from watershed.contract import AdPlatformDailyRow
+
+    rows = [AdPlatformDailyRow.model_validate(r) for r in generated().ad_rows.to_dict("records")]
+    google = [r for r in rows if r.platform.value == "google_ads"]
+    day = google[0].date
+    google = [r for r in google if r.date == day]
+    write_account_day(platform, "google_ads", google[0].account_id, day, [], google)
+
+    outcome = run("ads", day, load_ads(platform, qs, day), platform, qs)
+    assert [(f.qualified_name, f.error) for f in outcome.failures] == [
+        ("ads.ad_platform_daily/extracted:facebook_ads",
+         f"no facebook_ads extraction in silver/ad_platform/dt={day}: run `watershed ads extract --platform "
+         "facebook_ads`"),
+    ]  # fmt: skip
+
+    write_account_day(platform, "facebook_ads", "1020304050607080", day, [], [])  # no delivery that day
+    outcome = run("ads", day, load_ads(platform, qs, day), platform, qs)
+    assert outcome.success, outcome.report()
+    assert {e.element_count for e in outcome.expectations} == {len(google)} and len(google) > 0
+
+    missing = run("ads", day + timedelta(days=1), load_ads(platform, qs, day + timedelta(days=1)), platform, qs)
+    assert sorted(f.qualified_name for f in missing.failures) == [
+        "ads.ad_platform_daily/extracted:facebook_ads",
+        "ads.ad_platform_daily/extracted:google_ads",
+        "ads.ad_platform_daily/has_rows",
+    ]

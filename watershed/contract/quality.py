@@ -97,7 +97,7 @@ def _ad_platform_checks() -> TableChecks:
     columns = ad_platform_columns()
     return TableChecks(
         table="ad_platform_daily",
-        unique_key=("date", "platform", "campaign_id"),
+        unique_key=("date", "platform", "account_id", "campaign_id"),
         required_columns=_required(AdPlatformDailyRow.model_fields),
         accepted_values=_accepted(columns),
         numeric_ranges=_ranges(columns),
