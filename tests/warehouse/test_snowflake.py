@@ -277,5 +277,7 @@ def test_the_incremental_window_and_strategy_compile_for_snowflake(snowflake_com
     ]
     dim_users = (snowflake_compiled["full"] / "models" / "marts" / "dim_users_daily.sql").read_text()
     assert "datediff(" in dim_users  # dbt.datediff, Snowflake's spelling
+    summary = (snowflake_compiled["full"] / "models" / "ads" / "marts" / "campaign_performance_summary.sql").read_text()
+    assert "percentile_cont(0.5) within group (order by cpa) as median_cpa" in summary  # DuckDB: quantile_cont
     staging = (snowflake_compiled["full"] / "models" / "staging" / "stg_watershed__events.sql").read_text()
     assert "geo:country::varchar as country_code" in staging
