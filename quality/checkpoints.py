@@ -10,6 +10,7 @@ ads        ``silver/ad_platform/dt=D`` (``WATERSHED_QUALITY_AD_ROWS_PATH``),  ``
            and an extraction of D for every platform
            (``WATERSHED_QUALITY_AD_PLATFORMS``)
 marts      each mart's rows of D in the warehouse, and D-1's volume           ``marts.<table>``
+ad_marts   the same for the ad-campaign marts (``AD_MARTS``)                  ``marts.<table>``
 ledger     every stage's counts per hour (:mod:`quality.ledger_io`)           ``ledger.reconciliation``
            the event_ids of bronze dt=D and of silver dt=D-1, dt=D            ``ledger.ownership``
 ========== ================================================================= =====================
@@ -20,7 +21,7 @@ expectation could run (no data at all for the day), reported like failed expecta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -165,7 +166,17 @@ def _file_names(settings: Settings, folder: str) -> list[str]:
 def load_marts(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
     from quality.suites.marts import load_marts as specs_of
 
-    specs = specs_of(qs.marts_file)
+    return marts_prepared(settings, qs, day, specs_of(qs.marts_file))
+
+
+def load_ad_marts(settings: Settings, qs: QualitySettings, day: date) -> Prepared:
+    from quality.suites.marts import AD_MARTS
+
+    return marts_prepared(settings, qs, day, AD_MARTS)
+
+
+def marts_prepared(settings: Settings, qs: QualitySettings, day: date, specs: Sequence[Any]) -> Prepared:
+    """Each mart's rows of `day` in the local warehouse, validated by its spec."""
     prepared = Prepared([])
     path = settings.duckdb_file
     if settings.warehouse != "duckdb" or not path.exists():
@@ -251,5 +262,6 @@ LOADERS: dict[str, Callable[[Settings, QualitySettings, date], Prepared]] = {
     "silver": load_silver,
     "ads": load_ads,
     "marts": load_marts,
+    "ad_marts": load_ad_marts,
     "ledger": load_ledger,
 }

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import click
 
-CHECKPOINTS = ("bronze", "silver", "ads", "marts", "ledger")
+CHECKPOINTS = ("bronze", "silver", "ads", "marts", "ad_marts", "ledger")
 
 
 class CheckpointFailed(click.ClickException):
@@ -51,6 +51,7 @@ def list_(show_checks: bool) -> None:
     """The checkpoints, their suites and (with --checks) their expectations."""
     from quality import suites
     from quality.settings import load_quality_settings
+    from quality.suites.marts import AD_MARTS
 
     qs = load_quality_settings()
     rules = suites.Rules.from_settings(qs)
@@ -59,6 +60,7 @@ def list_(show_checks: bool) -> None:
         "silver": {"silver.events": suites.silver_event_checks(), "silver.sessions": suites.silver_session_checks()},
         "ads": {"ads.ad_platform_daily": suites.ad_row_checks()},
         "marts": {f"marts.{s.table}": suites.mart_checks(s) for s in suites.load_marts(qs.marts_file)},
+        "ad_marts": {f"marts.{s.table}": suites.mart_checks(s) for s in AD_MARTS},
         "ledger": {"ledger.reconciliation": []},
     }
     for name, by_suite in by_checkpoint.items():

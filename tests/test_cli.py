@@ -53,7 +53,7 @@ def show(capsys: pytest.CaptureFixture[str]) -> tuple[str, dict[str, dict[str, o
 
 def test_config_show_prints_every_settings_model(capsys: pytest.CaptureFixture[str]) -> None:
     _, shown = show(capsys)
-    assert list(shown) == ["watershed", "collectors", "quality", "streaming"]
+    assert list(shown) == ["watershed", "collectors", "quality", "streaming", "ads"]
     assert shown["watershed"] == Settings().describe()
     assert shown["collectors"] == CollectorSettings().describe()
     assert set(shown["quality"]) == set(QualitySettings.model_fields)
@@ -120,6 +120,7 @@ ROOMS = {
     "spark_jobs/": ["ad-counters", "gold", "land", "sessionize", "stream"],
     "warehouse/": ["warehouse"],
     "quality/": ["quality"],
+    "extractors/": ["ads"],
 }
 
 

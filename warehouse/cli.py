@@ -101,7 +101,13 @@ def build(
         day.date() if day else None, lookback_days=lookback_days, select=select, full_refresh=full_refresh
     )
     env = snowflake_env_from_airflow(snowflake_conn_id) if snowflake_conn_id else None
-    run_dbt(load_settings(), args, target=target, env=env)  # type: ignore[arg-type]
+    settings = load_settings()
+    if (target or settings.warehouse) == "duckdb":
+        from warehouse.duckdb_backend import ensure_raw_schema
+
+        # a raw table of a group never loaded (the ads on a shop-only warehouse) exists, empty
+        ensure_raw_schema(settings.duckdb_file, settings.duckdb_raw)
+    run_dbt(settings, args, target=target, env=env)  # type: ignore[arg-type]
 
 
 @warehouse.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -163,6 +163,28 @@ def load_duckdb(
     }
 
 
+def ensure_raw_schema(db_file: Path, mode: Mode = "attach") -> list[str]:
+    """Create every raw table that does not exist yet, empty (a view without partitions, or an
+    empty table), so dbt can build on a warehouse some group was never loaded into; returns the
+    tables created."""
+    con = connect(db_file)
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+        existing = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [RAW_SCHEMA]
+            ).fetchall()
+        }
+        created = [t.name for t in RAW_TABLES if t.name not in existing]
+        for table in RAW_TABLES:
+            if table.name in created:
+                con.execute(create_table_sql(table) if mode == "copy" else view_sql(table, []))
+    finally:
+        con.close()
+    return created
+
+
 def _copy(con: Any, table: RawTable, day: date, folder: Path, files: list[Path]) -> int:
     name = f"{RAW_SCHEMA}.{quote(table.name)}"
     con.execute(f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = DATE '{day}'")  # noqa: S608 - our names, a date

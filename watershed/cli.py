@@ -39,6 +39,7 @@ _COMMANDS = [
     "spark_jobs.streaming.cli:ad_counters",
     "quality.cli:quality",
     "warehouse.cli:warehouse",
+    "extractors.cli:ads",
 ]
 
 # The rooms of docs/architecture.md in the order `watershed --help` lists them, with a heading each.
@@ -50,6 +51,7 @@ _ROOMS = {
     "warehouse": "warehouse/ - the warehouse (DuckDB or Snowflake) and dbt",
     "quality": "quality/ - the quality gates and the event ledger",
     "monitoring": "monitoring/ - the pipeline's own metrics, written by the jobs",
+    "extractors": "extractors/ - the ad platforms' campaign reports, into the lake",
 }
 
 
@@ -79,11 +81,18 @@ def _stream_config(platform: Settings) -> Any:
     )
 
 
+def _ad_settings(platform: Settings) -> Any:
+    from extractors.settings import load_ad_settings
+
+    return load_ad_settings()
+
+
 _SETTINGS_MODELS = (
     SettingsModel("watershed", lambda platform: platform),
     SettingsModel("collectors", _collector_settings),
     SettingsModel("quality", _quality_settings, secrets=("webhook_url",)),
     SettingsModel("streaming", _stream_config, secrets=("slack_url", "pagerduty_routing_key")),
+    SettingsModel("ads", _ad_settings),
 )
 
 

@@ -144,6 +144,26 @@ DEFAULT_MARTS: tuple[MartSpec, ...] = (
     ),
 )
 
+# The ad-campaign marts (dbt/models/ads/marts), checked by the ad_marts checkpoint of
+# ad_campaign_daily: CTR is a share; CVR (conversions / clicks) may exceed 1, so it is only >= 0.
+AD_MARTS: tuple[MartSpec, ...] = (
+    MartSpec(
+        "campaign_performance_summary",
+        key=("date_day", "platform", "account_id", "campaign_id"),
+        date_column="date_day",
+        rate_columns=("ctr",),
+        volume=None,
+        non_negative=("impressions", "clicks", "spend", "conversions", "cpc", "cvr", "cpa", "efficiency_score"),
+    ),
+    MartSpec(
+        "campaign_roas_daily",
+        key=("date_day", "platform", "campaign_id"),
+        date_column="date_day",
+        volume=None,
+        non_negative=("spend", "shop_orders", "shop_revenue", "reported_roas", "shop_roas"),
+    ),
+)
+
 _FIELDS = {"table", "key", "date_column", "rate_columns", "volume", "non_negative", "nullable"}
 
 

@@ -36,6 +36,15 @@ EXPECTED_GRAPHS: dict[str, dict[str, set[str]]] = {
         "notify": set(),
     },
     "ecommerce_streaming": {"supervise": {"alert"}, "alert": set()},
+    "ad_campaign_daily": {
+        "extract_google_ads": {"ads_checkpoint", "warehouse_load", "notify"},
+        "extract_meta_ads": {"ads_checkpoint", "warehouse_load", "notify"},
+        "ads_checkpoint": {"warehouse_load", "notify"},
+        "warehouse_load": {"dbt_ads"},
+        "dbt_ads": {"ad_marts_checkpoint"},
+        "ad_marts_checkpoint": {"notify"},
+        "notify": set(),
+    },
 }
 
 
@@ -137,3 +146,22 @@ def test_land_events_is_bound_to_its_data_interval_and_run_type(dagbag) -> None:
     assert args == ["land", "--until", "2026-12-05T00:00:00+00:00", "--run-type", "backfill"]
     params = land.make_context("land", args[1:]).params  # what the job will be given, parsed, not run
     assert (params["until"], params["run_type"]) == (datetime(2026, 12, 5, tzinfo=UTC), "backfill")
+
+
+def test_the_ad_dag_runs_at_two_for_the_day_before_in_the_api_pool(dagbag) -> None:  # type: ignore[no-untyped-def]
+    from airflow.timetables.base import TimeRestriction
+
+    dag = dagbag.dags["ad_campaign_daily"]
+    first = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
+    )
+    assert first is not None
+    # the run at 02:00 on 2026-11-02 has ds 2026-11-01: the UTC day that ended two hours before
+    assert first.run_after.isoformat() == "2026-11-02T02:00:00+00:00"
+    assert first.logical_date.date().isoformat() == "2026-11-01"
+    extract = {t.task_id: t for t in dag.tasks if t.task_id.startswith("extract_")}
+    assert {t.pool for t in extract.values()} == {"ad_platform_api"}
+    assert {o.uri for t in extract.values() for o in t.outlets} == {"watershed://lake/silver/ad_platform"}
+    assert dag.dagrun_timeout == timedelta(hours=2) and dag.on_failure_callback is not None
+    assert dag.get_task("dbt_ads").bash_command == "watershed warehouse build --select ads"

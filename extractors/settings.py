@@ -1,0 +1,40 @@
+"""Settings of the ad extractors: ``WATERSHED_ADS_*`` variables.
+
+Credentials are secrets (``SecretStr``: they print as ``**********``), given by the environment
+or, in Airflow, by the worker's environment or secrets backend; never in code, logs or XCom.
+Without an account list a platform is skipped with a message, so a shop on one platform runs
+the same DAG. The hosts default to the real APIs; locally they point at the fakes
+(``simulator/fakes``, docs/ads.md).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from watershed.errors import ConfigError
+
+
+class AdSettings(BaseSettings):
+    """Typed configuration of the ad extractors (see docs/ads.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="WATERSHED_ADS_", extra="ignore", frozen=True)
+
+    # Meta Ads (Marketing API): ad account ids (digits, with or without act_), a system user's
+    # access token, and the app secret for appsecret_proof (optional)
+    meta_account_ids: tuple[str, ...] = ()
+    meta_access_token: SecretStr | None = None
+    meta_app_id: str | None = None
+    meta_app_secret: SecretStr | None = None
+    meta_graph_url: str = "https://graph.facebook.com"
+    meta_lookback_days: int = Field(28, ge=1, le=28)  # Meta freezes insights after 28 days
+    meta_job_timeout_seconds: float = Field(3600.0, gt=0)
+
+
+def load_ad_settings(**overrides: object) -> AdSettings:
+    try:
+        return AdSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "WATERSHED_ADS_" + str(first["loc"][0]).upper() if first.get("loc") else "WATERSHED_ADS_*"
+        raise ConfigError(f"{name}: {first.get('msg', 'invalid value')}") from None
