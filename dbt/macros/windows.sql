@@ -36,3 +36,17 @@
 {% macro date_literal(iso_date) -%}
     cast('{{ iso_date }}' as date)
 {%- endmacro %}
+
+
+{#- A predicate keeping the rows of `column` (a date) from the window's first day on, with no
+    upper bound: for a model whose rows of a day depend on every day before it (dim_users_daily's
+    cumulative snapshots), so a backfill of an old day also rebuilds the later days it changes.
+    Always true without a window. -#}
+{% macro from_window_start(column) %}
+    {%- set dates = window_dates() -%}
+    {%- if dates is none -%}
+        1 = 1
+    {%- else -%}
+        {{ column }} >= {{ date_literal(dates[0].isoformat()) }}
+    {%- endif -%}
+{% endmacro %}

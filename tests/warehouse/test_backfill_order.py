@@ -45,11 +45,6 @@ DBT_LAYERS = ("staging", "intermediate", "marts")
 # invocation_id in any model). Every column of every mart is hashed.
 BOOKKEEPING_COLUMNS: dict[str, frozenset[str]] = {}
 
-# Marts whose rows depend on the order the days run in, each with why. Their comparison is its
-# own strict xfail below (it fails once they agree: then delete the entry); every other mart
-# must be identical.
-ORDER_DEPENDENT: dict[str, str] = {}
-
 
 @dataclass
 class Run:
@@ -170,16 +165,12 @@ def test_both_warehouses_have_the_same_marts_all_filled(runs):
 
 
 def test_the_marts_are_identical_in_both_orders(runs):
-    names = [m for m in marts(runs["in_order"].wh) if m not in ORDER_DEPENDENT]
+    """Every mart, dim_users_daily's cumulative snapshots included: a backfill of an old day
+    rebuilds the later snapshots it changes (docs/warehouse.md)."""
+    names = marts(runs["in_order"].wh)
+    assert "dim_users_daily" in names
     found = [d for d in (differences(runs, m) for m in names) if d]
     assert not found, "\n".join(found)
-
-
-@pytest.mark.parametrize(
-    "mart", [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=r)) for m, r in ORDER_DEPENDENT.items()]
-)
-def test_an_order_dependent_mart(runs, mart):
-    assert differences(runs, mart) == ""
 
 
 # The ground truth, as tests/warehouse/test_ground_truth.py compares it (its comparisons are test
@@ -233,20 +224,8 @@ def mart_funnel(wh: Any) -> list[tuple]:
     )
 
 
-TRUTH_KNOWN_WRONG: dict[tuple[str, str], str] = {}  # (order, comparison): why, as for ORDER_DEPENDENT
-
-
-def _truth_cases() -> list[Any]:
-    cases = []
-    for order in ORDERS:
-        for what in ("sessions", "revenue", "funnel"):
-            reason = TRUTH_KNOWN_WRONG.get((order, what))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            cases.append(pytest.param(order, what, marks=marks, id=f"{order}-{what}"))
-    return cases
-
-
-@pytest.mark.parametrize(("order", "what"), _truth_cases())
+@pytest.mark.parametrize("what", ["sessions", "revenue", "funnel"])
+@pytest.mark.parametrize("order", list(ORDERS))
 def test_the_marts_equal_the_ground_truth(runs, order, what):
     truth, wh = runs.truth, runs[order].wh
     expected, actual = {

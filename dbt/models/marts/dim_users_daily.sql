@@ -1,12 +1,14 @@
 {#- The users as of the end of each session day D, from the sessions of days <= D only
     (int_users_aggregated), so rebuilding D (a backfill) gives the same rows whatever was loaded
-    after D. Incremental like the other per-day marts: a run replaces the snapshots of its window. -#}
+    after D. Incremental, but a snapshot depends on every day before it, so a run replaces the
+    snapshots from its window's first day to the latest: a backfill of an old day also rebuilds
+    the later snapshots it changes (a daily run of the latest day rebuilds just its window). -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='replace_window',
         unique_key=['as_of_date', 'user_key'],
-        incremental_predicates=[in_window('DBT_INTERNAL_DEST.as_of_date')],
+        incremental_predicates=[from_window_start('DBT_INTERNAL_DEST.as_of_date')],
         on_schema_change='fail',
     )
 }}
@@ -17,7 +19,7 @@ users as (
 
     select * from {{ ref('int_users_aggregated') }}
     {% if is_incremental() %}
-    where {{ in_window('as_of_date') }}
+    where {{ from_window_start('as_of_date') }}
     {% endif %}
 
 ),
