@@ -116,7 +116,7 @@ def test_config_show_names_a_components_mistake_in_one_line(
 ROOMS = {
     "core (watershed/)": ["config", "contract", "demo", "stack"],
     "collectors/": ["collector"],
-    "simulator/": ["generate"],
+    "simulator/": ["fake-ad-api", "generate"],
     "spark_jobs/": ["ad-counters", "gold", "land", "sessionize", "stream"],
     "warehouse/": ["warehouse"],
     "quality/": ["quality"],

@@ -34,6 +34,7 @@ _COMMANDS = [
     "spark_jobs.cli:sessionize",
     "spark_jobs.cli:gold",
     "simulator.cli:generate",
+    "simulator.fakes.cli:fake_ad_api",
     "watershed.contract.cli:contract",
     "spark_jobs.streaming.cli:stream",
     "spark_jobs.streaming.cli:ad_counters",

@@ -4,8 +4,10 @@
 2. the collector serves on loopback and one simulated day of shop traffic is posted to it;
 3. the `ecommerce_daily` DAG runs for that day (`airflow dags test`: land, checkpoints, Spark
    jobs, warehouse load, dbt, ledger, metrics);
-4. a summary: events accepted and rejected by reason, sessions, revenue, conversion rate, quality
-   results, and where the lake, the warehouse and the Data Docs are.
+4. the `ad_campaign_daily` DAG runs for that day, extracting the simulated ad platforms' report
+   through the real client from the local fake of the platform's API (simulator/fakes);
+5. a summary: events accepted and rejected by reason, sessions, revenue, conversion rate, ad
+   spend, CTR and ROAS, quality results, and where the lake, the warehouse and the Data Docs are.
 
 `watershed demo --kafka-only` keeps the first, smallest proof: events through Kafka and back.
 """
@@ -244,16 +246,96 @@ def full_demo(settings: Settings, day: date, events: int) -> None:
         airflow_env, log, f"the ecommerce_daily DAG for {day} (land, check, sessionize, load, dbt, check)",
     )  # fmt: skip
 
-    print_summary(settings, day, counters, time.monotonic() - started, log)
+    ads = _ad_day(settings, day, demo_dir / "generated", airflow_env, log)
+
+    print_summary(settings, day, counters, time.monotonic() - started, log, ads)
+
+
+DEMO_META_TOKEN = "demo-meta-token"  # noqa: S105 - the local fake's token, nothing real
+_META_ACCOUNT = "1020304050607080"  # the simulated world's Meta ad account (simulator/world.py ACCOUNTS)
+
+
+def _wait_for_port(port: int, log: Path, seconds: float = 30) -> None:
+    import socket
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise WatershedError(f"the fake ad API did not listen on port {port}; see {log}")
+
+
+def _ad_day(settings: Settings, day: date, generated: Path, airflow_env: dict[str, str], log: Path) -> dict[str, Any]:
+    """Serve the generated day's Meta Ads rows from the fake Graph API (`watershed fake-ad-api`)
+    and run ad_campaign_daily against it; return the day's spend, CTR and ROAS from the ad marts."""
+    from watershed.stack.process import free_port, spawn, terminate
+
+    port = free_port(8090)
+    env = {
+        **airflow_env,
+        "WATERSHED_ADS_META_ACCOUNT_IDS": json.dumps([_META_ACCOUNT]),
+        "WATERSHED_ADS_META_ACCESS_TOKEN": DEMO_META_TOKEN,
+        "WATERSHED_ADS_META_GRAPH_URL": f"http://127.0.0.1:{port}",
+        "WATERSHED_ADS_META_LOOKBACK_DAYS": "1",  # the demo simulates one day
+        "WATERSHED_QUALITY_AD_PLATFORMS": json.dumps(["facebook_ads"]),
+    }
+    fake = spawn(
+        [str(BIN / "watershed"), "fake-ad-api", "--generated", str(generated), "--port", str(port)],
+        log=log.parent / "fake-ad-api.log",
+        env=env,
+    )
+    try:
+        _wait_for_port(port, log.parent / "fake-ad-api.log")
+        airflow = str(BIN / "airflow")
+        _run([airflow, "pools", "set", "ad_platform_api", "2", "ad platform API calls"], env, log, "the API pool")
+        _run(
+            [airflow, "dags", "test", "ad_campaign_daily", day.isoformat()],
+            env, log, f"the ad_campaign_daily DAG for {day} (extract from the fake Meta Ads API, check, load, dbt)",
+        )  # fmt: skip
+    finally:
+        terminate(fake)
+    import duckdb
+
+    with duckdb.connect(str(settings.duckdb_file), read_only=True) as con:
+        found = con.execute(
+            "select currency, sum(spend), sum(impressions), sum(clicks), sum(conversions_value) "
+            "from marts.ad_reporting__campaign_report where date_day = ? and platform = 'facebook_ads' "
+            "group by 1 order by 1",
+            [day],
+        ).fetchall()
+        shop = dict(
+            con.execute(
+                # the orders of Meta's campaigns only: Google Ads is not extracted in the demo
+                "select currency, sum(shop_revenue) from marts.campaign_roas_daily "
+                "where date_day = ? and platform = 'facebook_ads' group by 1",
+                [day],
+            ).fetchall()
+        )
+    return {
+        currency: {
+            "spend": float(spend),
+            "ctr": clicks / impressions if impressions else None,
+            "reported_roas": float(value) / float(spend) if spend else None,
+            "shop_roas": float(shop.get(currency) or 0) / float(spend) if spend else None,
+        }
+        for currency, spend, impressions, clicks, value in found
+    }
 
 
 def print_summary(
-    settings: Settings, day: date, counters: dict[str, dict[str, float]], seconds: float, log: Path
+    settings: Settings,
+    day: date,
+    counters: dict[str, dict[str, float]],
+    seconds: float,
+    log: Path,
+    ads: dict[str, Any] | None = None,
 ) -> None:
     marts = _marts(settings, day)
     quality_dir = settings.state_dir / "quality"
     results = {}
-    for checkpoint in ("bronze", "silver", "marts", "ledger"):
+    for checkpoint in ("bronze", "silver", "marts", "ledger", "ads", "ad_marts"):
         path = quality_dir / "results" / checkpoint / f"dt={day}.json"
         if path.exists():
             data = json.loads(path.read_text())
@@ -275,6 +357,13 @@ def print_summary(
     if marts["conversion_rate"] is not None:
         click.echo(
             f"  conversion rate (sessions with a purchase / sessions, bots excluded): {marts['conversion_rate']:.2%}"
+        )
+    for currency, figures in (ads or {}).items():
+        ctr = "n/a" if figures["ctr"] is None else f"{figures['ctr']:.2%}"
+        roas = " / ".join("n/a" if figures[k] is None else f"{figures[k]:.2f}" for k in ("reported_roas", "shop_roas"))
+        click.echo(
+            f"  ads (Meta): spend {figures['spend']:,.2f} {currency}   CTR {ctr}   "
+            f"ROAS {roas} (platform / shop's orders)"
         )
     for checkpoint, verdict in results.items():
         click.echo(f"  quality {checkpoint}: {verdict}")

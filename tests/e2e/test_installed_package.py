@@ -79,4 +79,13 @@ def test_a_wheel_installed_outside_the_checkout_runs_the_demo(tmp_path: Path) ->
     assert accepted and int(accepted.group(1).replace(",", "")) > 4_000, out
     assert sessions and int(sessions.group(1).replace(",", "")) > 500, out
     verdicts = dict(re.findall(r"quality (\w+): (\w+)", out))
-    assert verdicts == {"bronze": "passed", "silver": "passed", "marts": "passed", "ledger": "passed"}, out
+    assert verdicts == {
+        "bronze": "passed",
+        "silver": "passed",
+        "marts": "passed",
+        "ledger": "passed",
+        "ads": "passed",
+        "ad_marts": "passed",
+    }, out
+    # the ad day: extracted from the fake Meta Ads API by the installed facebook-business client
+    assert re.search(r"ads \(Meta\): spend [\d,]+\.\d\d USD   CTR \d+\.\d\d%   ROAS ", out), out
