@@ -1,10 +1,25 @@
 {#- Shared arithmetic of the marts, the same on every warehouse. -#}
 
+{#- A double-precision float: dbt.type_float() is `float` on DuckDB, a 4-byte REAL that keeps
+    about 7 digits (1/29 became 0.0344827584...), and FLOAT, already 8 bytes, on Snowflake. -#}
+{% macro float_type() -%}
+    {{ return(adapter.dispatch('float_type')()) }}
+{%- endmacro %}
+
+{% macro default__float_type() -%}
+    {{ dbt.type_float() }}
+{%- endmacro %}
+
+{% macro duckdb__float_type() -%}
+    double
+{%- endmacro %}
+
+
 {#- numerator / denominator as a float; null when the denominator is 0 or null. -#}
 {% macro safe_divide(numerator, denominator) -%}
     case
         when {{ denominator }} is null or {{ denominator }} = 0 then null
-        else cast({{ numerator }} as {{ dbt.type_float() }}) / {{ denominator }}
+        else cast({{ numerator }} as {{ float_type() }}) / {{ denominator }}
     end
 {%- endmacro %}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -168,3 +168,32 @@ def test_the_sessionize_reports_agree_with_the_warehouse(pipeline):
         report = json.loads((wh.lake / "_reports" / "sessionize" / f"dt={day.isoformat()}.json").read_text())
         rows = wh.query(f"select count(*) from raw.sessions where dt = date '{day}'")
         assert rows == [(report["silver_sessions"],)]
+
+
+def _glossary_cases() -> list[Any]:
+    from watershed.contract.metrics import METRICS
+
+    return [pytest.param(m, id=m.name) for m in METRICS if m.reference]
+
+
+@pytest.mark.parametrize("metric", _glossary_cases())
+def test_each_glossary_metric_equals_its_reference_on_the_pipeline_warehouse(pipeline, metric):
+    """docs/metrics.md's independent DuckDB computation of a metric (over marts.fct_sessions and
+    marts.fct_user_events) equals the mart column that stores it, row for row by the mart's key."""
+    wh, _, _ = pipeline
+    assert metric.check and metric.keys, metric.name
+    table, column = metric.check.split(".", 1)
+    keys = ", ".join(metric.keys)
+    stored = wh.query(f"select {keys}, {column} from marts.{table} order by all")
+    reference = wh.query(f"select {keys}, value from ({metric.reference}) order by all")
+    assert len(stored) >= len(DAYS), (metric.name, len(stored))
+    by_key = {row[:-1]: row[-1] for row in reference}
+    assert [row[:-1] for row in stored] == sorted(by_key), metric.name  # the same keys
+    for *key, value in stored:
+        expected = by_key[tuple(key)]
+        if isinstance(value, float) and isinstance(expected, float):
+            assert value == pytest.approx(expected, rel=1e-12), (metric.name, key)
+        elif isinstance(value, Decimal) and isinstance(expected, float):  # money averages: rounded to cents
+            assert value == Decimal(expected).quantize(Decimal("0.01"), ROUND_HALF_UP), (metric.name, key)
+        else:
+            assert value == expected, (metric.name, key)

@@ -41,7 +41,7 @@ performance as (
         -- a CPA of 100 or less, 50 for 200); null without spend (least/greatest treat a null
         -- differently on DuckDB and Snowflake, so the null is kept out of them)
         case
-            when spend > 0 then least(100, greatest(0, cast(conversions as {{ dbt.type_float() }}) * 10000 / spend))
+            when spend > 0 then least(100, greatest(0, cast(conversions as {{ float_type() }}) * 10000 / spend))
         end as efficiency_score,
         case
             when impressions = 0 or clicks > impressions then 'anomaly'

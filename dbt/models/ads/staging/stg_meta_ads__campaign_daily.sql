@@ -22,7 +22,7 @@ renamed as (
         impressions,
         clicks,
         cost as spend,
-        cast(conversions as {{ dbt.type_float() }}) as conversions,
+        cast(conversions as {{ float_type() }}) as conversions,
         conversion_value as conversions_value
 
     from source
