@@ -71,8 +71,10 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / ".local" / "bench" / "ads-backfill")
     args = parser.parse_args()
 
-    from extractors import meta_ads
+    from extractors import google_ads, meta_ads
     from extractors.lake import lookback_days
+    from simulator.fakes.google_ads import Account as GoogleAccount
+    from simulator.fakes.google_ads import FakeGoogleAds
     from simulator.fakes.meta_ads import Account, FakeMetaAds
     from warehouse.dbt import build_args, run_dbt
     from warehouse.duckdb_backend import ensure_raw_schema
@@ -117,7 +119,36 @@ def main() -> None:
         ("extract Meta Ads (facebook-business, HTTP)", f"{report.api_calls}", f"{report.rows:,}", f"{seconds:.1f}")
     )
     print(f"meta: {report.rows:,} rows, {report.api_calls} API calls, {seconds:.1f} s", flush=True)
-    # Google Ads: added with its extractor (extractors/google_ads.py)
+
+    google_accounts = [str(4_051_987_236 + n) for n in range(args.accounts)]
+    rows = world("google_ads", google_accounts, args.campaigns, window, seed=22)
+    google = FakeGoogleAds(
+        rows, accounts=[GoogleAccount(a, f"Bench google_ads {a}", "UTC", "USD") for a in google_accounts]
+    ).start()
+    try:
+        started = time.perf_counter()
+        report = google_ads.extract(
+            settings,
+            account_ids=google_accounts,
+            config={
+                "developer_token": google.developer_token,
+                "client_id": google.client_id,
+                "client_secret": google.client_secret,
+                "refresh_token": google.refresh_token,
+                "endpoint": google.endpoint,
+                "token_uri": google.token_uri,
+            },
+            end=args.end,
+            days=window,
+        )
+        seconds = time.perf_counter() - started
+        served += [(r.date, r.platform.value, r.account_id, r.campaign_id, r.clicks, r.cost) for r in google.rows()]
+    finally:
+        google.stop()
+    figures.append(
+        ("extract Google Ads (google-ads, gRPC + TLS)", f"{report.api_calls}", f"{report.rows:,}", f"{seconds:.1f}")
+    )
+    print(f"google: {report.rows:,} rows, {report.api_calls} API calls, {seconds:.1f} s", flush=True)
 
     started = time.perf_counter()
     loaded = sum(load_date(settings, day, group="ads")["rows"]["ad_platform_daily"] for day in window)
@@ -148,7 +179,7 @@ def main() -> None:
     table = "\n".join(f"| {s} | {c} | {r} | {t} |" for s, c, r, t in figures)
     body = (
         f"{args.days} days x {args.accounts} accounts x {args.campaigns} campaigns per platform; "
-        f"platforms extracted: Meta Ads ({len(served):,} rows served). The report mart equals the rows served.\n\n"
+        f"Meta Ads and Google Ads ({len(served):,} rows served). The report mart equals the rows served.\n\n"
         f"| step | API calls | rows | seconds |\n|---|---:|---:|---:|\n{table}\n| **total** | | | **{total:.1f}** |\n"
     )
     print(body)

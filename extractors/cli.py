@@ -80,20 +80,52 @@ def _meta(settings: Any, ad: Any, end: Any, lookback: int | None) -> dict[str, A
             account_ids=ad.meta_account_ids,
             access_token=ad.meta_access_token.get_secret_value(),
             app_id=ad.meta_app_id,
-            app_secret=ad.meta_app_secret.get_secret_value() if ad.meta_app_secret else None,
+            app_secret=_secret(ad.meta_app_secret),
             graph_url=ad.meta_graph_url,
             end=end,
             lookback=lookback or ad.meta_lookback_days,
             job_timeout=ad.meta_job_timeout_seconds,
         )
     except meta_ads.MetaAdsError as error:  # its message is redacted already
-        written = len(error.report.days_written) if error.report else 0
-        raise ExtractionFailed(
-            f"{error} ({written} account-days written before it)",
-            retryable=not isinstance(error, meta_ads.TokenExpiredError),
-        ) from None
+        raise _failed(error, retryable=not isinstance(error, meta_ads.TokenExpiredError)) from None
     return _summary(report, "facebook_ads")
 
 
 def _google(settings: Any, ad: Any, end: Any, lookback: int | None) -> dict[str, Any]:
-    return {"platform": "google_ads", "skipped": "the Google Ads extractor is not configured"}
+    from extractors import google_ads
+
+    if not ad.google_customer_ids:
+        return {"platform": "google_ads", "skipped": "no WATERSHED_ADS_GOOGLE_CUSTOMER_IDS"}
+    config = {
+        "developer_token": _secret(ad.google_developer_token),
+        "client_id": ad.google_client_id,
+        "client_secret": _secret(ad.google_client_secret),
+        "refresh_token": _secret(ad.google_refresh_token),
+        "login_customer_id": ad.google_login_customer_id,
+        "endpoint": ad.google_endpoint,
+        "token_uri": ad.google_token_uri,
+    }
+    missing = [k for k in ("developer_token", "client_id", "client_secret", "refresh_token") if not config[k]]
+    if missing:
+        names = ", ".join(f"WATERSHED_ADS_GOOGLE_{k.upper()}" for k in missing)
+        raise ExtractionFailed(f"{names} not set (the developer token and an OAuth client)", retryable=False)
+    try:
+        report = google_ads.extract(
+            settings,
+            account_ids=ad.google_customer_ids,
+            config=config,
+            end=end,
+            lookback=lookback or ad.google_lookback_days,
+        )
+    except google_ads.GoogleAdsError as error:  # its message is redacted already
+        raise _failed(error, retryable=not isinstance(error, google_ads.NOT_RETRYABLE)) from None
+    return _summary(report, "google_ads")
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _failed(error: Any, *, retryable: bool) -> ExtractionFailed:
+    written = len(error.report.days_written) if error.report else 0
+    return ExtractionFailed(f"{error} ({written} account-days written before it)", retryable=retryable)

@@ -53,7 +53,6 @@ errors are raised without the client's exceptions chained to them.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -62,7 +61,7 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from extractors.lake import Written, lookback_days, write_account_day
+from extractors.lake import Written, extraction_window, write_window
 from watershed.contract import AdPlatformDailyRow
 from watershed.contract.fields import Platform
 from watershed.settings import Settings
@@ -164,9 +163,7 @@ def extract(
     ``config`` has the google-ads configuration keys: ``developer_token``, ``client_id``,
     ``client_secret``, ``refresh_token``, optional ``login_customer_id`` (a manager account),
     ``endpoint`` (``host:port``, Google's by default) and ``token_uri`` (Google's by default)."""
-    window = sorted(days) if days else lookback_days(end, lookback)
-    if any((b - a).days != 1 for a, b in itertools.pairwise(window)):
-        raise ValueError("days must be contiguous (one query covers the window)")
+    window = extraction_window(end, lookback, days)
     report = ExtractReport()
     run = _Run(config, api_version=api_version, retry=retry, sleep=sleep, clock=clock, timeout=request_timeout)
     try:
@@ -174,12 +171,9 @@ def extract(
         for raw in account_ids:
             customer_id = raw.replace("-", "")
             pulled = run.pull(customer_id, window)
-            for day in window:
-                responses, rows = pulled[day]
-                report.days_written.append(
-                    write_account_day(settings, Platform.GOOGLE_ADS, customer_id, day, responses, rows)
-                )
-                report.rows += len(rows)
+            written, rows = write_window(settings, Platform.GOOGLE_ADS, customer_id, pulled)
+            report.days_written += written
+            report.rows += rows
             report.accounts.append(customer_id)
             log.info("google_ads: customer %s, %s..%s: %d rows", customer_id, window[0], window[-1], report.rows)
     except GoogleAdsError as e:

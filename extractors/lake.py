@@ -17,9 +17,10 @@ the account-day, so restated numbers replace the old ones and nothing is counted
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -52,6 +53,15 @@ def lookback_days(end: date, days: int) -> list[date]:
     if days < 1:
         raise ValueError(f"the lookback must be at least 1 day (got {days})")
     return [end - timedelta(days=n) for n in range(days - 1, -1, -1)]
+
+
+def extraction_window(end: date, lookback: int, days: Sequence[date] | None = None) -> list[date]:
+    """The days one run extracts: ``days`` (contiguous, any order), else the lookback ending
+    ``end``. One query or report job covers the window, so a gap is refused."""
+    window = sorted(days) if days else lookback_days(end, lookback)
+    if any((b - a).days != 1 for a, b in itertools.pairwise(window)):
+        raise ValueError("days must be contiguous (one query covers the window)")
+    return window
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,18 @@ def write_account_day(
     for path, final in staged:
         fs.move(path, final)
     return Written(platform.value, account_id, day, len(rows), len(responses), bronze, silver)
+
+
+def write_window(
+    settings: Settings,
+    platform: Platform,
+    account_id: str,
+    pulled: Mapping[date, tuple[Sequence[Any], Sequence[AdPlatformDailyRow]]],
+) -> tuple[list[Written], int]:
+    """Every day of one account's pull (day -> raw responses, rows), each day atomically, oldest
+    first; returns what was written and the number of rows."""
+    written = [write_account_day(settings, platform, account_id, day, *pulled[day]) for day in sorted(pulled)]
+    return written, sum(len(pulled[day][1]) for day in pulled)
 
 
 def _write_bytes(fs: Any, path: str, body: bytes) -> None:

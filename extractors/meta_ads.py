@@ -42,7 +42,6 @@ host, a :class:`FacebookAdsApi` on it with the pinned :data:`API_VERSION`, passe
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import time
@@ -52,7 +51,7 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from extractors.lake import Written, lookback_days, write_account_day
+from extractors.lake import Written, extraction_window, write_window
 from watershed.contract import AdPlatformDailyRow
 from watershed.contract.fields import Platform
 from watershed.settings import Settings
@@ -147,9 +146,7 @@ def extract(
 ) -> ExtractReport:
     """Extract the days of ``lookback_days(end, lookback)`` (or the contiguous ``days``) for each
     account (digits, with or without ``act_``) and replace them in the lake."""
-    window = sorted(days) if days else lookback_days(end, lookback)
-    if any((b - a).days != 1 for a, b in itertools.pairwise(window)):
-        raise ValueError("days must be contiguous (one insights job covers the window)")
+    window = extraction_window(end, lookback, days)
     run = _Run(
         access_token=access_token,
         app_id=app_id,
@@ -168,12 +165,9 @@ def extract(
             pulled = run.pull(
                 account_id, window, poll_interval=poll_interval, job_timeout=job_timeout, limit=page_limit
             )
-            for day in window:
-                responses, rows = pulled[day]
-                report.days_written.append(
-                    write_account_day(settings, Platform.FACEBOOK_ADS, account_id, day, responses, rows)
-                )
-                report.rows += len(rows)
+            written, rows = write_window(settings, Platform.FACEBOOK_ADS, account_id, pulled)
+            report.days_written += written
+            report.rows += rows
             report.accounts.append(account_id)
             log.info("meta_ads: account %s, %s..%s: %d rows", account_id, window[0], window[-1], report.rows)
     except MetaAdsError as e:

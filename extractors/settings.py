@@ -30,6 +30,19 @@ class AdSettings(BaseSettings):
     meta_lookback_days: int = Field(28, ge=1, le=28)  # Meta freezes insights after 28 days
     meta_job_timeout_seconds: float = Field(3600.0, gt=0)
 
+    # Google Ads (API through google-ads): customer ids (digits, dashes allowed), the developer
+    # token, an OAuth client and its refresh token (installed-app flow), and the manager account
+    # the calls go through (optional). TLS roots: gRPC's GRPC_DEFAULT_SSL_ROOTS_FILE_PATH.
+    google_customer_ids: tuple[str, ...] = ()
+    google_developer_token: SecretStr | None = None
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_refresh_token: SecretStr | None = None
+    google_login_customer_id: str | None = None
+    google_endpoint: str = "googleads.googleapis.com:443"
+    google_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    google_lookback_days: int = Field(30, ge=1, le=90)  # the default conversion window is 30 days
+
 
 def load_ad_settings(**overrides: object) -> AdSettings:
     try:

@@ -251,48 +251,50 @@ def full_demo(settings: Settings, day: date, events: int) -> None:
     print_summary(settings, day, counters, time.monotonic() - started, log, ads)
 
 
-DEMO_META_TOKEN = "demo-meta-token"  # noqa: S105 - the local fake's token, nothing real
-_META_ACCOUNT = "1020304050607080"  # the simulated world's Meta ad account (simulator/world.py ACCOUNTS)
+PLATFORM_NAMES = {"google_ads": "Google", "facebook_ads": "Meta"}
 
 
-def _wait_for_port(port: int, log: Path, seconds: float = 30) -> None:
-    import socket
+def _wait_for_file(path: Path, pid: int, log: Path, seconds: float = 60) -> None:
+    from watershed.stack.process import is_alive
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if path.exists():
+            return
+        if not is_alive(pid):
+            raise WatershedError(f"the fake ad APIs exited; see {log}")
         time.sleep(0.2)
-    raise WatershedError(f"the fake ad API did not listen on port {port}; see {log}")
+    raise WatershedError(f"the fake ad APIs did not start within {seconds:g} s; see {log}")
 
 
 def _ad_day(settings: Settings, day: date, generated: Path, airflow_env: dict[str, str], log: Path) -> dict[str, Any]:
-    """Serve the generated day's Meta Ads rows from the fake Graph API (`watershed fake-ad-api`)
-    and run ad_campaign_daily against it; return the day's spend, CTR and ROAS from the ad marts."""
-    from watershed.stack.process import free_port, spawn, terminate
+    """Serve the generated day's ad rows from the fake Google Ads and Meta APIs (`watershed
+    fake-ad-api`) and run ad_campaign_daily against them; return the day's spend, CTR and ROAS
+    per platform and currency from the ad marts."""
+    from simulator.fakes.cli import read_env_file
+    from watershed.stack.process import spawn, terminate
 
-    port = free_port(8090)
-    env = {
-        **airflow_env,
-        "WATERSHED_ADS_META_ACCOUNT_IDS": json.dumps([_META_ACCOUNT]),
-        "WATERSHED_ADS_META_ACCESS_TOKEN": DEMO_META_TOKEN,
-        "WATERSHED_ADS_META_GRAPH_URL": f"http://127.0.0.1:{port}",
-        "WATERSHED_ADS_META_LOOKBACK_DAYS": "1",  # the demo simulates one day
-        "WATERSHED_QUALITY_AD_PLATFORMS": json.dumps(["facebook_ads"]),
-    }
+    env_file, fake_log = log.parent / "fake-ad-api.env", log.parent / "fake-ad-api.log"
+    env_file.unlink(missing_ok=True)
     fake = spawn(
-        [str(BIN / "watershed"), "fake-ad-api", "--generated", str(generated), "--port", str(port)],
-        log=log.parent / "fake-ad-api.log",
-        env=env,
+        [str(BIN / "watershed"), "fake-ad-api", "--generated", str(generated), "--env-file", str(env_file)],
+        log=fake_log,
+        env=airflow_env,
     )
     try:
-        _wait_for_port(port, log.parent / "fake-ad-api.log")
+        _wait_for_file(env_file, fake, fake_log)
+        env = {
+            **airflow_env,
+            **read_env_file(env_file),
+            # the demo simulates one day
+            "WATERSHED_ADS_META_LOOKBACK_DAYS": "1",
+            "WATERSHED_ADS_GOOGLE_LOOKBACK_DAYS": "1",
+        }
         airflow = str(BIN / "airflow")
         _run([airflow, "pools", "set", "ad_platform_api", "2", "ad platform API calls"], env, log, "the API pool")
         _run(
             [airflow, "dags", "test", "ad_campaign_daily", day.isoformat()],
-            env, log, f"the ad_campaign_daily DAG for {day} (extract from the fake Meta Ads API, check, load, dbt)",
+            env, log, f"the ad_campaign_daily DAG for {day} (extract from the fake APIs, check, load, dbt)",
         )  # fmt: skip
     finally:
         terminate(fake)
@@ -300,27 +302,25 @@ def _ad_day(settings: Settings, day: date, generated: Path, airflow_env: dict[st
 
     with duckdb.connect(str(settings.duckdb_file), read_only=True) as con:
         found = con.execute(
-            "select currency, sum(spend), sum(impressions), sum(clicks), sum(conversions_value) "
-            "from marts.ad_reporting__campaign_report where date_day = ? and platform = 'facebook_ads' "
-            "group by 1 order by 1",
-            [day],
+            "select r.platform, r.currency, sum(r.spend), sum(r.impressions), sum(r.clicks),"
+            " sum(r.conversions_value), any_value(s.shop_revenue) "
+            "from marts.ad_reporting__campaign_report r left join ("
+            "  select platform, currency, sum(shop_revenue) as shop_revenue from marts.campaign_roas_daily"
+            "  where date_day = ? group by 1, 2"
+            ") s using (platform, currency) "
+            "where r.date_day = ? group by 1, 2 order by 1, 2",
+            [day, day],
         ).fetchall()
-        shop = dict(
-            con.execute(
-                # the orders of Meta's campaigns only: Google Ads is not extracted in the demo
-                "select currency, sum(shop_revenue) from marts.campaign_roas_daily "
-                "where date_day = ? and platform = 'facebook_ads' group by 1",
-                [day],
-            ).fetchall()
-        )
     return {
-        currency: {
+        f"{platform} {currency}": {
+            "platform": platform,
+            "currency": currency,
             "spend": float(spend),
             "ctr": clicks / impressions if impressions else None,
             "reported_roas": float(value) / float(spend) if spend else None,
-            "shop_roas": float(shop.get(currency) or 0) / float(spend) if spend else None,
+            "shop_roas": float(shop or 0) / float(spend) if spend else None,
         }
-        for currency, spend, impressions, clicks, value in found
+        for platform, currency, spend, impressions, clicks, value, shop in found
     }
 
 
@@ -358,11 +358,12 @@ def print_summary(
         click.echo(
             f"  conversion rate (sessions with a purchase / sessions, bots excluded): {marts['conversion_rate']:.2%}"
         )
-    for currency, figures in (ads or {}).items():
+    for figures in (ads or {}).values():
         ctr = "n/a" if figures["ctr"] is None else f"{figures['ctr']:.2%}"
         roas = " / ".join("n/a" if figures[k] is None else f"{figures[k]:.2f}" for k in ("reported_roas", "shop_roas"))
         click.echo(
-            f"  ads (Meta): spend {figures['spend']:,.2f} {currency}   CTR {ctr}   "
+            f"  ads ({PLATFORM_NAMES.get(figures['platform'], figures['platform'])}): "
+            f"spend {figures['spend']:,.2f} {figures['currency']}   CTR {ctr}   "
             f"ROAS {roas} (platform / shop's orders)"
         )
     for checkpoint, verdict in results.items():

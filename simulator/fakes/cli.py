@@ -1,44 +1,103 @@
-"""`watershed fake-ad-api`: serve a fake ad platform API on loopback until stopped.
+"""`watershed fake-ad-api`: serve the fake ad platform APIs on loopback until stopped.
 
-The extractors run unchanged against it (docs/ads.md): point WATERSHED_ADS_META_GRAPH_URL at the
-printed URL. It serves the ad platform rows of a `watershed generate` output folder.
+The extractors run unchanged against them (docs/ads.md). They serve the ad platform rows of a
+`watershed generate` output folder: Meta's Graph API over HTTP, Google Ads over gRPC with TLS
+(a certificate generated at start) and its OAuth token endpoint. ``--env-file`` writes the
+``WATERSHED_ADS_*`` variables (and ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``, which makes gRPC trust
+the fake's certificate) that point an extraction at them, once every server listens.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
+PLATFORMS = ("google_ads", "facebook_ads")
+META_TOKEN = "fake-meta-access-token"  # noqa: S105 - the local fake's, nothing real
+
+
+def fake_env(meta: Any = None, google: Any = None) -> dict[str, str]:
+    """The variables that point the extractors at running fakes (each given one, or None)."""
+    from simulator.fakes.tls import ROOTS_ENV
+
+    env: dict[str, str] = {}
+    if meta is not None:
+        env |= {
+            "WATERSHED_ADS_META_ACCOUNT_IDS": json.dumps(sorted(meta.accounts)),
+            "WATERSHED_ADS_META_ACCESS_TOKEN": meta.access_token,
+            "WATERSHED_ADS_META_GRAPH_URL": meta.url,
+        }
+    if google is not None:
+        env |= {
+            "WATERSHED_ADS_GOOGLE_CUSTOMER_IDS": json.dumps(sorted(google.accounts)),
+            "WATERSHED_ADS_GOOGLE_DEVELOPER_TOKEN": google.developer_token,
+            "WATERSHED_ADS_GOOGLE_CLIENT_ID": google.client_id,
+            "WATERSHED_ADS_GOOGLE_CLIENT_SECRET": google.client_secret,
+            "WATERSHED_ADS_GOOGLE_REFRESH_TOKEN": google.refresh_token,
+            "WATERSHED_ADS_GOOGLE_ENDPOINT": google.endpoint,
+            "WATERSHED_ADS_GOOGLE_TOKEN_URI": google.token_uri,
+            ROOTS_ENV: os.environ[ROOTS_ENV],  # set by the fake's start (simulator/fakes/tls.py)
+        }
+    return env
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The ``NAME=value`` lines :func:`fake_ad_api` writes (values are JSON strings)."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            out[name] = json.loads(value)
+    return out
+
 
 @click.command("fake-ad-api")
-@click.option("--platform", type=click.Choice(["facebook_ads"]), default="facebook_ads", show_default=True)
+@click.option("--platform", type=click.Choice(PLATFORMS), multiple=True, help="Only these (default: both).")
 @click.option(
     "--generated",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     required=True,
     help="A `watershed generate` output folder: its ad_platform/<platform>/ rows are served.",
 )
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port on 127.0.0.1 (default: a free one).")
-@click.option("--access-token", envvar="WATERSHED_ADS_META_ACCESS_TOKEN", default="fake-meta-access-token")
-def fake_ad_api(platform: str, generated: Path, port: int, access_token: str) -> None:
-    """Serve a fake ad platform API (Meta's Graph API) for local runs and the demo."""
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Meta's port (default: a free one).")
+@click.option("--google-port", type=click.IntRange(0, 65535), default=0, help="Google's gRPC port (default: free).")
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the variables here.")
+def fake_ad_api(platform: tuple[str, ...], generated: Path, port: int, google_port: int, env_file: Path | None) -> None:
+    """Serve fake ad platform APIs (Meta's Graph API, Google Ads) for local runs and the demo."""
     import pyarrow.parquet as pq
 
+    from simulator.fakes.google_ads import FakeGoogleAds
     from simulator.fakes.meta_ads import FakeMetaAds
 
-    files = sorted((generated / "ad_platform" / platform).glob("*/rows.parquet"))
-    rows = [row for path in files for row in pq.read_table(path).to_pylist()]
-    fake = FakeMetaAds(rows, access_token=access_token).start(port)
-    click.echo(f"{platform} fake at {fake.url}: {len(rows):,} rows of {len(files)} day(s)", err=True)
-    click.echo(fake.url, nl=True)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    def rows(name: str) -> list[dict[str, Any]]:
+        files = sorted((generated / "ad_platform" / name).glob("*/rows.parquet"))
+        return [row for path in files for row in pq.read_table(path).to_pylist()]
+
+    chosen = platform or PLATFORMS
+    meta = FakeMetaAds(rows("facebook_ads"), access_token=META_TOKEN).start(port) if "facebook_ads" in chosen else None
+    google = FakeGoogleAds(rows("google_ads")).start(google_port) if "google_ads" in chosen else None
     try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
+        env = fake_env(meta, google)
+        if meta is not None:
+            click.echo(f"facebook_ads fake at {meta.url}", err=True)
+        if google is not None:
+            click.echo(f"google_ads fake at {google.endpoint} (token endpoint {google.token_uri})", err=True)
+        if env_file is not None:
+            partial = env_file.with_name(env_file.name + ".partial")
+            partial.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in env.items()))
+            partial.replace(env_file)  # whole or absent: a reader never sees half of it
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stopped.wait()
     finally:
-        fake.stop()
+        for fake in (meta, google):
+            if fake is not None:
+                fake.stop()

@@ -45,11 +45,12 @@ from concurrent import futures
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
+from simulator.fakes.http import LoopbackServer
+from simulator.fakes.truth import ServedRows
 from watershed.contract import AdPlatformDailyRow
 from watershed.contract.fields import Platform
 
@@ -151,7 +152,7 @@ class _Abort(Exception):
         self.outcome = outcome or code.name
 
 
-class FakeGoogleAds:
+class FakeGoogleAds(ServedRows):
     """The fake server. ``with FakeGoogleAds(rows) as fake:`` serves gRPC on ``fake.endpoint``
     (``localhost:<port>``) and the token endpoint on ``fake.token_uri`` until the block ends."""
 
@@ -190,33 +191,11 @@ class FakeGoogleAds:
         self.completed_pulls = 0  # campaign pulls streamed to the end
         self._lock = threading.Lock()
         self._server: Any = None
-        self._http: ThreadingHTTPServer | None = None
-        self._http_thread: threading.Thread | None = None
+        self._http: LoopbackServer | None = None
         self.port = 0
         self.token_port = 0
 
-    # -- the truth -------------------------------------------------------------------------------
-    def rows(
-        self, start: date | None = None, end: date | None = None, *, account_id: str | None = None
-    ) -> list[AdPlatformDailyRow]:
-        """The rows a campaign pull would serve now (restatements in effect included), in the
-        order served: (account, day, campaign)."""
-        out = []
-        for r in self._rows:
-            if (start and r.date < start) or (end and r.date > end) or (account_id and r.account_id != account_id):
-                continue
-            for s in self.faults.restatements:
-                if (s.day, s.campaign_id) == (r.date, r.campaign_id) and self.completed_pulls >= s.after_pulls:
-                    r = r.model_copy(update={"conversions": s.conversions, "conversion_value": s.conversion_value})
-            out.append(r)
-        return out
-
-    def write_truth(self, path: str | Path, start: date | None = None, end: date | None = None) -> Path:
-        """The rows served now, one JSON object a line (contract field names)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(r.model_dump_json() + "\n" for r in self.rows(start, end)))
-        return path
+    # -- the truth: rows() and write_truth() come from ServedRows ----------------------------------
 
     def status(self, campaign_id: str) -> str:
         return "REMOVED" if campaign_id in self.faults.removed_campaigns else "ENABLED"
@@ -233,7 +212,8 @@ class FakeGoogleAds:
     def token_uri(self) -> str:
         return f"http://127.0.0.1:{self.token_port}/token"
 
-    def start(self) -> FakeGoogleAds:
+    def start(self, port: int = 0, token_port: int = 0) -> FakeGoogleAds:
+        """Serve gRPC on ``port`` and the token endpoint on ``token_port`` (0: free ports)."""
         import grpc
         from google.ads.googleads.v26.services.types.google_ads_service import (
             SearchGoogleAdsStreamRequest,
@@ -256,10 +236,10 @@ class FakeGoogleAds:
         )
         server.add_generic_rpc_handlers((handler,))
         credentials = grpc.ssl_server_credentials([(certs.key_pem, certs.cert_pem)])
-        self.port = server.add_secure_port("127.0.0.1:0", credentials)
+        self.port = server.add_secure_port(f"127.0.0.1:{port}", credentials)
         server.start()
         self._server = server
-        self._start_token_endpoint()
+        self._start_token_endpoint(token_port)
         return self
 
     def stop(self) -> None:
@@ -267,12 +247,8 @@ class FakeGoogleAds:
             self._server.stop(grace=None).wait(5)
             self._server = None
         if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
+            self._http.stop()
             self._http = None
-        if self._http_thread is not None:
-            self._http_thread.join(timeout=5)
-            self._http_thread = None
 
     def __enter__(self) -> FakeGoogleAds:
         return self.start()
@@ -281,7 +257,7 @@ class FakeGoogleAds:
         self.stop()
 
     # -- the token endpoint ----------------------------------------------------------------------
-    def _start_token_endpoint(self) -> None:
+    def _start_token_endpoint(self, port: int) -> None:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -301,11 +277,8 @@ class FakeGoogleAds:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
-        self.token_port = self._http.server_address[1]
-        self._http_thread = threading.Thread(target=self._http.serve_forever, name="fake-google-oauth", daemon=True)
-        self._http_thread.start()
+        self._http = LoopbackServer(Handler, port, name="fake-google-oauth")
+        self.token_port = self._http.port
 
     def _token(self, path: str, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         status, payload = (

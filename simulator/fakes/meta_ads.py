@@ -45,11 +45,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from simulator.fakes.http import LoopbackServer
+from simulator.fakes.truth import ServedRows
 from watershed.contract import AdPlatformDailyRow
 from watershed.contract.fields import Platform
 
@@ -154,7 +155,7 @@ class _Fail(Exception):
 _VERSIONED = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<rest>.*)$")
 
 
-class FakeMetaAds:
+class FakeMetaAds(ServedRows):
     """The fake server. ``with FakeMetaAds(rows) as fake:`` serves on ``fake.url`` until the
     block ends."""
 
@@ -189,32 +190,10 @@ class FakeMetaAds:
         self._jobs: dict[str, _Job] = {}
         self._run_ids = itertools.count(6_120_000_000_000_001)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
         self.port = 0
 
-    # -- the truth -------------------------------------------------------------------------------
-    def rows(
-        self, start: date | None = None, end: date | None = None, *, account_id: str | None = None
-    ) -> list[AdPlatformDailyRow]:
-        """The rows an insights pull would serve now (restatements in effect included), in the
-        order served: (account, day, campaign)."""
-        out = []
-        for r in self._rows:
-            if (start and r.date < start) or (end and r.date > end) or (account_id and r.account_id != account_id):
-                continue
-            for s in self.faults.restatements:
-                if (s.day, s.campaign_id) == (r.date, r.campaign_id) and self.completed_pulls >= s.after_pulls:
-                    r = r.model_copy(update={"conversions": s.conversions, "conversion_value": s.conversion_value})
-            out.append(r)
-        return out
-
-    def write_truth(self, path: str | Path, start: date | None = None, end: date | None = None) -> Path:
-        """The rows served now, one JSON object a line (contract field names)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(r.model_dump_json() + "\n" for r in self.rows(start, end)))
-        return path
+    # -- the truth: rows() and write_truth() come from ServedRows ----------------------------------
 
     def effective_status(self, campaign_id: str) -> str:
         return "DELETED" if campaign_id in self.faults.removed_campaigns else "ACTIVE"
@@ -242,21 +221,14 @@ class FakeMetaAds:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the query string carries the access token: never log it
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-meta-ads", daemon=True)
-        self._thread.start()
+        self._server = LoopbackServer(Handler, port, name="fake-meta-ads")
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> FakeMetaAds:
         return self.start()

@@ -1,10 +1,8 @@
-"""`airflow dags test ad_campaign_daily D` end to end: the real facebook-business client against
-the fake Graph API over HTTP, the lake, the ads checkpoint, the DuckDB load, dbt and the ad marts
-checkpoint. The marts are compared with an independent recomputation (Python's statistics.median
-over the rows the fake serves), and a second run leaves every ad mart row as it was.
-
-Google Ads is not configured here (no WATERSHED_ADS_GOOGLE_* variables): its task reports
-"skipped" and the ads checkpoint is told to expect Meta only."""
+"""`airflow dags test ad_campaign_daily D` end to end: the real google-ads client against the fake
+Google Ads API over gRPC with TLS, the real facebook-business client against the fake Graph API
+over HTTP, the lake, the ads checkpoint, the DuckDB load, dbt and the ad marts checkpoint. The
+marts are compared with an independent recomputation (Python's statistics.median over the rows
+the fakes serve), and a second run leaves every ad mart row as it was."""
 
 from __future__ import annotations
 
@@ -23,10 +21,11 @@ import duckdb
 import pytest
 
 from simulator.config import GeneratorConfig
+from simulator.fakes.cli import fake_env
+from simulator.fakes.google_ads import FakeGoogleAds
 from simulator.fakes.meta_ads import FakeMetaAds
 from simulator.simulate import simulate
-from simulator.world import ACCOUNTS
-from watershed.contract.fields import Platform
+from watershed.contract import AdPlatformDailyRow
 
 pytestmark = pytest.mark.e2e
 
@@ -34,31 +33,36 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 START, DAYS = date(2026, 11, 18), 3
 DS = START + timedelta(days=DAYS - 1)
-TOKEN = "EAAB-dag-test-token-abcdef0123456789"  # pragma: allowlist secret
-ACCOUNT = ACCOUNTS[Platform.FACEBOOK_ADS][0]
+
+
+class Fakes:
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.meta = FakeMetaAds(rows).start()
+        self.google = FakeGoogleAds(rows).start()
+
+    def rows(self, start: date, end: date) -> list[AdPlatformDailyRow]:
+        return self.meta.rows(start, end) + self.google.rows(start, end)
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeMetaAds]:
+def fake() -> Iterator[Fakes]:
     rows = simulate(GeneratorConfig(events=20_000, days=DAYS, start_date=START)).ad_platform_rows.to_pylist()
-    server = FakeMetaAds(rows, access_token=TOKEN).start()
-    yield server
-    server.stop()
+    fakes = Fakes(rows)
+    yield fakes
+    fakes.meta.stop()
+    fakes.google.stop()
 
 
 @pytest.fixture(scope="module")
-def env(fake: FakeMetaAds, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def env(fake: Fakes, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("ad-dag")
     out = {k: v for k, v in os.environ.items() if not k.startswith(("WATERSHED_", "AIRFLOW"))}
-    out |= {
+    out |= fake_env(fake.meta, fake.google) | {
         "WATERSHED_STATE_DIR": str(root / "state"),
         "WATERSHED_LAKE_URI": str(root / "lake"),
         "WATERSHED_DUCKDB_PATH": str(root / "warehouse.duckdb"),
-        "WATERSHED_ADS_META_ACCOUNT_IDS": json.dumps([ACCOUNT]),
-        "WATERSHED_ADS_META_ACCESS_TOKEN": TOKEN,
-        "WATERSHED_ADS_META_GRAPH_URL": fake.url,
         "WATERSHED_ADS_META_LOOKBACK_DAYS": str(DAYS),
-        "WATERSHED_QUALITY_AD_PLATFORMS": json.dumps(["facebook_ads"]),
+        "WATERSHED_ADS_GOOGLE_LOOKBACK_DAYS": str(DAYS),
         "AIRFLOW_HOME": str(root / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -115,14 +119,16 @@ def test_the_report_holds_exactly_the_rows_the_platform_served(runs, fake) -> No
          r.impressions, r.cost, r.conversions, r.conversion_value, r.currency)
         for r in fake.rows(START, DS)
     )  # fmt: skip
-    assert len(served) >= 3 * DAYS  # every Meta campaign of the world, every day
+    assert {(r[1], r[0]) for r in served} == {
+        (platform, START + timedelta(days=n)) for platform in ("facebook_ads", "google_ads") for n in range(DAYS)
+    }  # both platforms, every day
     assert runs[0]["ad_reporting__campaign_report"] == served
 
 
 def test_rates_and_medians_equal_an_independent_recomputation(runs, fake) -> None:  # type: ignore[no-untyped-def]
     rows = fake.rows(START, DS)
     rates = {
-        (r.date, r.campaign_id): {
+        (r.date, r.platform.value, r.campaign_id): {
             "ctr": _ratio(r.clicks, r.impressions),
             "cpc": _ratio(float(r.cost), r.clicks),
             "cvr": _ratio(r.conversions, r.clicks),
@@ -130,20 +136,22 @@ def test_rates_and_medians_equal_an_independent_recomputation(runs, fake) -> Non
         }
         for r in rows
     }
-    medians = {}
-    for day in {d for d, _ in rates}:
+    medians = {}  # per date and platform
+    for day, platform in {(d, p) for d, p, _ in rates}:
         for metric in ("ctr", "cpc", "cvr", "cpa"):
-            values = [v[metric] for (d, _), v in rates.items() if d == day and v[metric] is not None]
-            medians[day, metric] = statistics.median(values) if values else None
+            values = [
+                v[metric] for (d, p, _), v in rates.items() if (d, p) == (day, platform) and v[metric] is not None
+            ]
+            medians[day, platform, metric] = statistics.median(values) if values else None
 
     summary = runs[0]["summary_records"]
     assert len(summary) == len(rows)
-    got = {(r["date_day"], r["campaign_id"]): r for r in summary}
+    got = {(r["date_day"], r["platform"], r["campaign_id"]): r for r in summary}
     for key, expected in rates.items():
         for metric, value in expected.items():
             assert got[key][metric] == pytest.approx(value), (key, metric)
-            assert got[key][f"median_{metric}"] == pytest.approx(medians[key[0], metric]), (key, metric)
-            if value is None or medians[key[0], metric] is None:
+            assert got[key][f"median_{metric}"] == pytest.approx(medians[key[0], key[1], metric]), (key, metric)
+            if value is None or medians[key[0], key[1], metric] is None:
                 assert got[key][f"{metric}_performance"] is None
     flags = {r[f"{m}_performance"] for r in got.values() for m in ("ctr", "cpa")}
     assert {"above_benchmark", "below_benchmark"} <= flags  # the benchmark separates campaigns
@@ -167,6 +175,9 @@ def test_the_checkpoints_passed_and_the_lake_has_every_day(runs, env) -> None:  
         result = json.loads((quality / checkpoint / f"dt={DS}.json").read_text())
         assert result["success"] is True, (checkpoint, result.get("failed"))
     lake = Path(env["WATERSHED_LAKE_URI"])
-    assert sorted(p.parent.name for p in (lake / "silver/ad_platform").rglob("*.parquet")) == [
-        f"dt={START + timedelta(days=n)}" for n in range(DAYS)
+    silver = sorted(p.relative_to(lake / "silver/ad_platform").as_posix() for p in lake.rglob("silver/**/*.parquet"))
+    assert silver == [
+        f"dt={START + timedelta(days=n)}/{platform}-{account}.parquet"
+        for n in range(DAYS)
+        for platform, account in (("facebook_ads", "1020304050607080"), ("google_ads", "4051987236"))
     ]

@@ -87,5 +87,6 @@ def test_a_wheel_installed_outside_the_checkout_runs_the_demo(tmp_path: Path) ->
         "ads": "passed",
         "ad_marts": "passed",
     }, out
-    # the ad day: extracted from the fake Meta Ads API by the installed facebook-business client
-    assert re.search(r"ads \(Meta\): spend [\d,]+\.\d\d USD   CTR \d+\.\d\d%   ROAS ", out), out
+    # the ad day: extracted from the fake APIs by the installed google-ads and facebook-business clients
+    for platform in ("Google", "Meta"):
+        assert re.search(rf"ads \({platform}\): spend [\d,]+\.\d\d USD   CTR \d+\.\d\d%   ROAS ", out), out

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from extractors.lake import lookback_days, read_rows, write_account_day
+from extractors.lake import extraction_window, lookback_days, read_rows, write_account_day
 from watershed.contract import AdPlatformDailyRow
 from watershed.settings import Settings
 
@@ -64,3 +64,10 @@ def test_lookback_days_end_with_the_run_day() -> None:
     assert lookback_days(D, 3) == [date(2026, 11, 18), date(2026, 11, 19), D]
     with pytest.raises(ValueError, match="at least 1 day"):
         lookback_days(D, 0)
+
+
+def test_an_extraction_window_is_the_lookback_or_contiguous_days() -> None:
+    assert extraction_window(D, 2) == [date(2026, 11, 19), D]
+    assert extraction_window(D, 2, [D, date(2026, 11, 19)]) == [date(2026, 11, 19), D]  # given days win, sorted
+    with pytest.raises(ValueError, match=r"^days must be contiguous \(one query covers the window\)$"):
+        extraction_window(D, 2, [D, date(2026, 11, 18)])

@@ -119,6 +119,11 @@ def _alive(pids: set[int]) -> set[int]:
     return {p for p in pids if p in table}
 
 
+def is_alive(pid: int) -> bool:
+    """Whether `pid` still runs (an exited child of ours is reaped)."""
+    return bool(_alive({pid}))
+
+
 def terminate(pid: int, *, grace: float = 30.0) -> None:
     """SIGTERM the service and everything it started, wait up to `grace` seconds, then SIGKILL
     whatever is left; returns once none of them runs."""
