@@ -1,6 +1,7 @@
 """Benchmark: a 90-day ad backfill, extraction to marts.
 
-Goal (issue 21): 90 days for 2 platforms x 3 accounts x 200 campaigns under 2 minutes here.
+Goal (issue 21): 90 days for 2 platforms x 3 accounts x 200 campaigns under 2 minutes here
+(measured 2026-12-07: 108,000 rows in 49.9 s; Google 27.1 s, most of it proto-to-dict for bronze).
 
 Each platform's fake (simulator/fakes) serves a synthetic world of that size over real HTTP or
 gRPC; the real client extracts the 90 days (one window per account) into the lake, then the days

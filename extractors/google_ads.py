@@ -13,8 +13,8 @@ Per customer (account), one run:
    ``conversions`` / ``conversion_value`` = ``metrics.conversions`` / ``metrics.conversions_value``
    (doubles; the value with two decimals), dates are ``segments.date`` (the account's time zone);
 4. writes every day of the window with :func:`extractors.lake.write_account_day` (bronze: the
-   customer response, the query, and the stream batches that hold the day's rows, whole, as
-   received; silver: the rows). A day without rows is written empty, so a restatement to nothing
+   customer response, the query, and each stream batch's rows of that day as received, with the
+   batch's number, field mask and request id; silver: the rows). A day without rows is written empty, so a restatement to nothing
    replaces yesterday's rows.
 
 All or nothing: an account's stream is read to its end and mapped before anything of it is
@@ -277,8 +277,8 @@ class _Run:
         head.append({"query": {"customer_id": customer_id, "gaql": query}})
         by_day: dict[date, tuple[list[Any], list[AdPlatformDailyRow]]] = {d: (list(head), []) for d in window}
         seen: set[tuple[date, str]] = set()
-        for batch in batches:
-            batch_days: set[date] = set()
+        for number, batch in enumerate(batches):
+            slices: dict[date, list[dict[str, Any]]] = {}
             for raw in batch.results:
                 row = _row(raw, customer_id, customer.descriptive_name, customer.currency_code)
                 if row.date not in by_day:
@@ -291,9 +291,11 @@ class _Run:
                     )
                 seen.add((row.date, row.campaign_id))
                 by_day[row.date][1].append(row)
-                batch_days.add(row.date)
-            for d in batch_days:
-                by_day[d][0].append({"search_stream_batch": _dict(batch)})
+                slices.setdefault(row.date, []).append(_dict(raw))
+            # each day keeps its own rows of the batch as received, with the batch's other fields
+            rest = _dict(type(batch)(field_mask=batch.field_mask, request_id=batch.request_id))
+            for d, results in slices.items():
+                by_day[d][0].append({"search_stream_batch": {**rest, "batch": number, "results": results}})
         return by_day
 
     def _stream(self, customer_id: str, query: str) -> list[Any]:
