@@ -14,8 +14,8 @@ Per customer (account), one run:
    (doubles; the value with two decimals), dates are ``segments.date`` (the account's time zone);
 4. writes every day of the window with :func:`extractors.lake.write_account_day` (bronze: the
    customer response, the query, and each stream batch's rows of that day as received, with the
-   batch's number, field mask and request id; silver: the rows). A day without rows is written empty, so a restatement to nothing
-   replaces yesterday's rows.
+   batch's number, field mask and request id; silver: the rows). A day without rows is written
+   empty, so a restatement to nothing replaces yesterday's rows.
 
 All or nothing: an account's stream is read to its end and mapped before anything of it is
 written, so an error writes nothing for that account; each account-day is itself atomic. The run
