@@ -254,6 +254,12 @@ def full_demo(settings: Settings, day: date, events: int) -> None:
 PLATFORM_NAMES = {"google_ads": "Google", "facebook_ads": "Meta"}
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """The ``NAME=<JSON string>`` lines `watershed fake-ad-api --env-file` writes."""
+    lines = (line.partition("=") for line in path.read_text().splitlines() if line and not line.startswith("#"))
+    return {name: json.loads(value) for name, _, value in lines}
+
+
 def _wait_for_file(path: Path, pid: int, log: Path, seconds: float = 60) -> None:
     from watershed.stack.process import is_alive
 
@@ -271,7 +277,6 @@ def _ad_day(settings: Settings, day: date, generated: Path, airflow_env: dict[st
     """Serve the generated day's ad rows from the fake Google Ads and Meta APIs (`watershed
     fake-ad-api`) and run ad_campaign_daily against them; return the day's spend, CTR and ROAS
     per platform and currency from the ad marts."""
-    from simulator.fakes.cli import read_env_file
     from watershed.stack.process import spawn, terminate
 
     env_file, fake_log = log.parent / "fake-ad-api.env", log.parent / "fake-ad-api.log"

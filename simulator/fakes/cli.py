@@ -48,16 +48,6 @@ def fake_env(meta: Any = None, google: Any = None) -> dict[str, str]:
     return env
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """The ``NAME=value`` lines :func:`fake_ad_api` writes (values are JSON strings)."""
-    out = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.partition("=")
-            out[name] = json.loads(value)
-    return out
-
-
 @click.command("fake-ad-api")
 @click.option("--platform", type=click.Choice(PLATFORMS), multiple=True, help="Only these (default: both).")
 @click.option(

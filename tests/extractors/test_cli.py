@@ -20,8 +20,8 @@ import pytest
 from extractors.cli import ExtractionFailed, extract_platform
 from extractors.lake import read_rows
 from extractors.settings import load_ad_settings
-from simulator.fakes.cli import read_env_file
 from watershed.contract import AdPlatformDailyRow
+from watershed.demo import read_env_file
 from watershed.settings import Settings
 
 BIN = Path(sys.executable).parent
