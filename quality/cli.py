@@ -1,4 +1,5 @@
-"""`watershed quality run <checkpoint> --date D`, `watershed quality list`, `watershed quality docs`.
+"""`watershed quality run <checkpoint> --date D`, `watershed quality list`, `watershed quality docs`,
+`watershed quality stream-vs-batch --date D`.
 
 Light to import: pandas and Great Expectations load inside the commands. A failing checkpoint
 prints its report and exits 1; a configuration or IO problem exits 2 with one line.
@@ -82,3 +83,25 @@ def docs() -> None:
     ctx = engine.context(load_quality_settings().quality_dir(load_settings()))
     ctx.build_data_docs()
     click.echo(engine.data_docs_index(ctx) or "no Data Docs site configured")
+
+
+@quality.command("stream-vs-batch")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="A closed day (UTC).")
+@click.option(
+    "--counters-key", default="watershed:ad_counters", show_default=True, help="The live counters' key prefix."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the reconciliation as JSON.")
+def stream_vs_batch(day: datetime, counters_key: str, as_json: bool) -> None:
+    """The live ad counters of a closed day against marts.ad_events_daily; exit 1 on any difference."""
+    from quality import stream_batch
+    from quality.settings import load_quality_settings
+    from watershed.settings import load_settings
+
+    settings = load_settings()
+    stream_batch.require_closed(day.date())
+    live = stream_batch.live_rows(settings, counters_key, day.date())
+    batch = stream_batch.batch_rows(settings, load_quality_settings().marts_schema, day.date())
+    outcome = stream_batch.compare(day.date(), live, batch)
+    click.echo(json.dumps(outcome.to_dict(), indent=2) if as_json else "\n".join(outcome.report()))
+    if not outcome.agree:
+        raise CheckpointFailed(f"stream and batch differ for {outcome.date}: {len(outcome.differences)} figures")

@@ -26,7 +26,7 @@ ROOMS: dict[str, set[str]] = {
     "simulator": {"collectors"},  # the development write keys it posts with
     "spark_jobs": set(),
     "warehouse": set(),
-    "quality": {"warehouse"},
+    "quality": {"warehouse", "spark_jobs"},  # the live ad counters it reconciles with the marts
     "monitoring": set(),
     "extractors": set(),  # the ad platforms' clients; their fakes are in the simulator
 }

@@ -116,15 +116,18 @@ def stop_command(home: str | None) -> None:
 @click.command("ad-counters")
 @_counters_key("watershed:ad_counters")
 @click.option("--campaign", help="Only this campaign.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Only the events that occurred on this UTC day.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
-def ad_counters(counters_key: str | None, campaign: str | None, as_json: bool) -> None:
-    """Live per-campaign ad counters from Redis: impressions, clicks, conversions, CTR, revenue, ROAS."""
+def ad_counters(counters_key: str | None, campaign: str | None, day: Any, as_json: bool) -> None:
+    """Live per-campaign ad counters from Redis: impressions, clicks, conversions, CTR, revenue, ROAS
+    (since the job began, or of one day with --date)."""
     from spark_jobs.streaming import counters
 
     settings = load_settings()
     client = counters.connect(settings)
     try:
-        rows = counters.read(client, _config(None, counters_key=counters_key).counters_key, campaign)
+        key = _config(None, counters_key=counters_key).counters_key
+        rows = counters.read(client, key, campaign, day=day.date().isoformat() if day else None)
     finally:
         client.close()
     if as_json:

@@ -4,8 +4,12 @@ Layout under a key prefix ``P`` (``watershed:ad_counters`` by default; a test or
 its own), wrapped in a hash tag ``{P}`` so every key of one store lands in one Redis Cluster slot:
 
 * ``{P}:campaign:<campaign_id>``: a hash with ``impressions``, ``clicks``, ``conversions``,
-  ``cost_micros``, ``revenue_cents`` (integers, HINCRBY) and ``updated_at``;
+  ``cost_micros``, ``revenue_cents`` (integers, HINCRBY) and ``updated_at``: since the job began;
 * ``{P}:campaigns``: the set of campaign ids (lists the campaigns without SCAN);
+* ``{P}:day:<YYYY-MM-DD>:campaign:<campaign_id>`` and ``{P}:day:<YYYY-MM-DD>:campaigns``: the same
+  for the events that occurred on that UTC day (the day the batch mart ``ad_events_daily`` gives
+  them, so a closed day can be reconciled with it); they expire ``DAY_TTL`` after their last write;
+* ``{P}:days``: the set of days with counters;
 * ``{P}:batches``: a hash, streaming query name -> the last micro-batch id applied.
 
 Exactly once: one Lua script checks the query's applied batch id, adds the batch's increments and
@@ -34,22 +38,31 @@ if TYPE_CHECKING:
 DEFAULT_KEY = "watershed:ad_counters"
 FIELDS = ("impressions", "clicks", "conversions", "cost_micros", "revenue_cents")
 
-# KEYS[1] applied batches (hash), KEYS[2] campaign ids (set), KEYS[3..] one hash per campaign;
-# ARGV[1] query, ARGV[2] batch id, ARGV[3] updated_at, then per campaign its id and 5 increments.
+DAY_TTL_SECONDS = 45 * 86_400  # past the ad extraction's 30-day lookback, which may reconcile them
+
+# KEYS[1] applied batches (hash), KEYS[2] campaign ids (set), KEYS[3] days (set), then per delta its
+# campaign hash, its day's campaign hash and its day's campaign ids (set); ARGV[1] query, ARGV[2]
+# batch id, ARGV[3] updated_at, ARGV[4] the day keys' time to live, then per delta its campaign id,
+# day and 5 increments.
 _APPLY = """
 local applied = redis.call('HGET', KEYS[1], ARGV[1])
 if applied and tonumber(applied) >= tonumber(ARGV[2]) then
   return 0
 end
-for i = 3, #KEYS do
-  local a = 4 + (i - 3) * 6
-  redis.call('HINCRBY', KEYS[i], 'impressions', ARGV[a + 1])
-  redis.call('HINCRBY', KEYS[i], 'clicks', ARGV[a + 2])
-  redis.call('HINCRBY', KEYS[i], 'conversions', ARGV[a + 3])
-  redis.call('HINCRBY', KEYS[i], 'cost_micros', ARGV[a + 4])
-  redis.call('HINCRBY', KEYS[i], 'revenue_cents', ARGV[a + 5])
-  redis.call('HSET', KEYS[i], 'updated_at', ARGV[3])
+local names = {'impressions', 'clicks', 'conversions', 'cost_micros', 'revenue_cents'}
+for d = 0, (#KEYS - 3) / 3 - 1 do
+  local k, a = 4 + d * 3, 5 + d * 7
+  for _, key in ipairs({KEYS[k], KEYS[k + 1]}) do
+    for f = 1, 5 do
+      redis.call('HINCRBY', key, names[f], ARGV[a + 1 + f])
+    end
+    redis.call('HSET', key, 'updated_at', ARGV[3])
+  end
   redis.call('SADD', KEYS[2], ARGV[a])
+  redis.call('SADD', KEYS[k + 2], ARGV[a])
+  redis.call('SADD', KEYS[3], ARGV[a + 1])
+  redis.call('EXPIRE', KEYS[k + 1], ARGV[4])
+  redis.call('EXPIRE', KEYS[k + 2], ARGV[4])
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
@@ -94,13 +107,20 @@ def connect(settings: Settings) -> redis.Redis:
 
 class _Keys:
     def __init__(self, key: str) -> None:
-        tag = f"{{{key}}}"
-        self.batches = f"{tag}:batches"
-        self.campaigns = f"{tag}:campaigns"
-        self.campaign_prefix = f"{tag}:campaign:"
+        self.tag = f"{{{key}}}"
+        self.batches = f"{self.tag}:batches"
+        self.days = f"{self.tag}:days"
+        self.campaigns = f"{self.tag}:campaigns"
+        self.campaign_prefix = f"{self.tag}:campaign:"
 
     def campaign(self, campaign_id: str) -> str:
         return self.campaign_prefix + campaign_id
+
+    def day_campaigns(self, day: str) -> str:
+        return f"{self.tag}:day:{day}:campaigns"
+
+    def day_campaign_prefix(self, day: str) -> str:
+        return f"{self.tag}:day:{day}:campaign:"
 
 
 def _unreachable(client: redis.Redis, error: Exception) -> CounterStoreError:
@@ -142,11 +162,15 @@ def apply(
     deltas: Iterable[dict[str, Any]],
     updated_at: str,
 ) -> bool:
-    """Add one micro-batch's per-campaign increments; False when the batch was already applied."""
+    """Add one micro-batch's per-(day, campaign) increments; False when the batch was already applied.
+
+    Each delta has ``campaign_id``, ``day`` (``YYYY-MM-DD``, the events' UTC day) and the five
+    counts; a campaign's total is the sum over its days."""
     keys = _Keys(key)
-    campaign_keys: list[str] = []
-    args: list[Any] = [query, int(batch_id), updated_at]
+    delta_keys: list[str] = []
+    args: list[Any] = [query, int(batch_id), updated_at, DAY_TTL_SECONDS]
     for d in deltas:
+        campaign, day = str(d["campaign_id"]), str(d["day"])
         values = (
             int(d["impressions"]),
             int(d["clicks"]),
@@ -154,11 +178,11 @@ def apply(
             int(Decimal(d["cost"]) * 1_000_000),
             int(Decimal(d["revenue"]) * 100),
         )
-        campaign_keys.append(keys.campaign(str(d["campaign_id"])))
-        args += [str(d["campaign_id"]), *values]
+        delta_keys += [keys.campaign(campaign), keys.day_campaign_prefix(day) + campaign, keys.day_campaigns(day)]
+        args += [campaign, day, *values]
     # every value is an int before the script runs: a script that failed halfway would keep its
     # first increments (Redis scripts are atomic, not rolled back)
-    return bool(_run(client, _APPLY, [keys.batches, keys.campaigns, *campaign_keys], args))
+    return bool(_run(client, _APPLY, [keys.batches, keys.campaigns, keys.days, *delta_keys], args))
 
 
 def applied_batch(client: redis.Redis, key: str, query: str) -> int | None:
@@ -167,10 +191,26 @@ def applied_batch(client: redis.Redis, key: str, query: str) -> int | None:
     return None if value is None else int(value)
 
 
-def read(client: redis.Redis, key: str, campaign_id: str | None = None) -> list[dict[str, Any]]:
-    """Current counters with CTR (clicks / impressions) and ROAS (revenue / cost), by campaign."""
+def days(client: redis.Redis, key: str) -> list[str]:
+    """The UTC days the store holds counters for (``YYYY-MM-DD``, oldest first)."""
+    import redis as redis_module
+
+    try:
+        return sorted(str(d) for d in client.smembers(_Keys(key).days))
+    except redis_module.ConnectionError as error:
+        raise _unreachable(client, error) from None
+
+
+def read(client: redis.Redis, key: str, campaign_id: str | None = None, day: str | None = None) -> list[dict[str, Any]]:
+    """Current counters with CTR (clicks / impressions) and ROAS (revenue / cost), by campaign:
+    since the job began, or of the events that occurred on one UTC ``day`` (``YYYY-MM-DD``)."""
     keys = _Keys(key)
-    flat = _run(client, _READ, [keys.campaigns], [keys.campaign_prefix, campaign_id or ""])
+    ids, prefix = (
+        (keys.campaigns, keys.campaign_prefix)
+        if day is None
+        else (keys.day_campaigns(day), keys.day_campaign_prefix(day))
+    )
+    flat = _run(client, _READ, [ids], [prefix, campaign_id or ""])
     rows = []
     for i in range(0, len(flat), 2):
         pairs = flat[i + 1]

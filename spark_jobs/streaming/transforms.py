@@ -70,7 +70,7 @@ METRIC_COLUMNS = (
 )
 # Ad-platform events carry the anonymous id of whoever saw the ad; they are not visits to the site.
 AD_EVENT_TYPES = tuple(t for t, model in EVENT_MODELS.items() if model.family is Family.AD_EVENTS)
-COUNTER_COLUMNS = ("campaign_id", "impressions", "clicks", "conversions", "cost", "revenue")
+COUNTER_COLUMNS = ("campaign_id", "day", "impressions", "clicks", "conversions", "cost", "revenue")
 
 
 def payload_schema() -> StructType:
@@ -139,11 +139,12 @@ def window_metrics(user_rows: DataFrame) -> DataFrame:
 
 
 def ad_counter_deltas(ad_events: DataFrame) -> DataFrame:
-    """One micro-batch of (deduplicated) ad events -> per-campaign increments."""
+    """One micro-batch of (deduplicated) ad events -> per-(campaign, day) increments; the day is
+    the UTC date the event occurred on (the session time zone is UTC), as in the batch marts."""
     kind = F.col("event_type")
     return (
         ad_events.where(F.col("campaign_id").isNotNull())
-        .groupBy("campaign_id")
+        .groupBy("campaign_id", F.date_format("occurred_at", "yyyy-MM-dd").alias("day"))
         .agg(
             F.sum((kind == "impression").cast("long")).alias("impressions"),
             F.sum((kind == "click").cast("long")).alias("clicks"),

@@ -26,9 +26,12 @@ def key() -> str:
     return f"test:{uuid.uuid4().hex[:8]}:ad_counters"
 
 
-def delta(campaign: str, impressions: int, clicks: int, conversions: int, cost: str, revenue: str) -> dict:
+def delta(
+    campaign: str, impressions: int, clicks: int, conversions: int, cost: str, revenue: str, day: str = "2026-11-20"
+) -> dict:
     return {
         "campaign_id": campaign,
+        "day": day,
         "impressions": impressions,
         "clicks": clicks,
         "conversions": conversions,
@@ -84,6 +87,41 @@ def test_a_batch_applied_twice_counts_once(redis_client, key):
         "updated_at": "t2",
     }
     assert redis_client.hgetall(f"{{{key}}}:batches") == {"ad_counters": "1"}
+
+
+def test_each_day_has_its_own_counters_that_expire(redis_client, key):
+    batch = [
+        delta("c1", 10, 1, 0, "0.1", "0", day="2026-11-20"),
+        delta("c1", 5, 0, 1, "0.05", "12.50", day="2026-11-21"),
+        delta("c2", 7, 2, 0, "0.07", "0", day="2026-11-21"),
+    ]
+    assert counters.apply(redis_client, key, "ad_counters", 0, batch, "t0")
+    assert counters.apply(
+        redis_client, key, "ad_counters", 1, [delta("c1", 1, 0, 0, "0.01", "0", day="2026-11-21")], "t1"
+    )
+
+    assert counters.days(redis_client, key) == ["2026-11-20", "2026-11-21"]
+    by_day = {
+        day: {
+            r["campaign_id"]: (r["impressions"], r["clicks"], r["conversions"], r["cost"], r["revenue"])
+            for r in counters.read(redis_client, key, day=day)
+        }
+        for day in ("2026-11-20", "2026-11-21", "2026-11-22")
+    }
+    assert by_day == {
+        "2026-11-20": {"c1": (10, 1, 0, "0.100000", "0.00")},
+        "2026-11-21": {"c1": (6, 0, 1, "0.060000", "12.50"), "c2": (7, 2, 0, "0.070000", "0.00")},
+        "2026-11-22": {},
+    }
+    # the totals are the sum over the days
+    assert [(r["campaign_id"], r["impressions"], r["cost"]) for r in counters.read(redis_client, key)] == [
+        ("c1", 16, "0.160000"),
+        ("c2", 7, "0.070000"),
+    ]
+    assert [r["campaign_id"] for r in counters.read(redis_client, key, "c2", day="2026-11-20")] == []
+    for name in (f"{{{key}}}:day:2026-11-21:campaign:c1", f"{{{key}}}:day:2026-11-21:campaigns"):
+        assert 0 < redis_client.ttl(name) <= counters.DAY_TTL_SECONDS
+    assert redis_client.ttl(f"{{{key}}}:campaign:c1") == -1  # totals do not expire
 
 
 def test_a_reader_beside_the_writer_sees_only_whole_batches(stack_settings, redis_client, key):
@@ -152,7 +190,7 @@ def test_the_cli_prints_the_counters(redis_client, key):
         key,
         "ad_counters",
         1,
-        [delta("summer-sale", 800, 14, 1, "8.000000", "49.99")],
+        [delta("summer-sale", 800, 14, 1, "8.000000", "49.99", day="2026-11-21")],
         "2026-11-22T02:00:10.000Z",
     )
     counters.apply(redis_client, key, "ad_counters", 1, [delta("summer-sale", 1, 1, 1, "1", "1")], "replayed")
@@ -182,6 +220,10 @@ def test_the_cli_prints_the_counters(redis_client, key):
             "roas": 9.9995,
             "updated_at": "2026-11-22T02:00:10.000Z",
         }
+    ]
+    assert cli("--date", "2026-11-21") == [
+        "campaign                      impr   clicks   conv     ctr      revenue    roas",
+        "summer-sale                    800       14      1   1.75%        49.99    6.25",
     ]
     assert cli("--counters-key", f"{key}:empty") == ["no ad counters yet (is `watershed stream run` running?)"]
 

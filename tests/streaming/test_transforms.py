@@ -86,12 +86,22 @@ def test_ad_counter_deltas(spark):
         event("click", T0, "a", campaign_id="c1", cost="0.400000"),
         event("conversion", T0, "a", campaign_id="c1", value="25.00"),
         event("impression", T0, "c", campaign_id="c2"),  # cost 0.010000 by default
+        event("impression", T0 + timedelta(hours=15), "c", campaign_id="c2"),  # 00:00 UTC the next day
     ]
     deltas = ad_counter_deltas(frame(spark, events))
+    c1, c2 = (dict(campaign_id=c, day="2026-11-20") for c in ("c1", "c2"))
     expected = spark.createDataFrame(
         [
-            Row(campaign_id="c1", impressions=2, clicks=1, conversions=1, cost=Decimal("0.414"), revenue=Decimal("25")),
-            Row(campaign_id="c2", impressions=1, clicks=0, conversions=0, cost=Decimal("0.01"), revenue=Decimal("0")),
+            Row(**c1, impressions=2, clicks=1, conversions=1, cost=Decimal("0.414"), revenue=Decimal("25")),
+            Row(**c2, impressions=1, clicks=0, conversions=0, cost=Decimal("0.01"), revenue=Decimal("0")),
+            Row(
+                **{**c2, "day": "2026-11-21"},
+                impressions=1,
+                clicks=0,
+                conversions=0,
+                cost=Decimal("0.01"),
+                revenue=Decimal("0"),
+            ),
         ],
         deltas.schema,
     )
