@@ -1,7 +1,7 @@
 """Settings of the ad extractors: ``WATERSHED_ADS_*`` variables.
 
 Credentials are secrets (``SecretStr``: they print as ``**********``), given by the environment
-or, in Airflow, by the worker's environment or secrets backend; never in code, logs or XCom.
+or, in Airflow, by connections (``extractors/connections.py``); never in code, logs or XCom.
 Without an account list a platform is skipped with a message, so a shop on one platform runs
 the same DAG. The hosts default to the real APIs; locally they point at the fakes
 (``simulator/fakes``, docs/ads.md).
@@ -42,6 +42,11 @@ class AdSettings(BaseSettings):
     google_endpoint: str = "googleads.googleapis.com:443"
     google_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
     google_lookback_days: int = Field(30, ge=1, le=90)  # the default conversion window is 30 days
+
+    # In Airflow, connections with these ids (when they exist) override the fields above
+    # (extractors/connections.py; the ids Airflow's Google and Facebook providers default to)
+    google_conn_id: str = "google_ads_default"
+    meta_conn_id: str = "facebook_default"
 
 
 def load_ad_settings(**overrides: object) -> AdSettings:

@@ -8,8 +8,11 @@ with backoff. Airflow is imported only then, so this module is cheap to import.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def _day(ds: str | date | None) -> date:
@@ -20,11 +23,14 @@ def _day(ds: str | date | None) -> date:
 
 def extract_task(platform: str, ds: str | date | None) -> dict[str, Any]:
     from extractors.cli import ExtractionFailed, extract_platform
+    from extractors.connections import airflow_extra, with_connections
     from extractors.settings import load_ad_settings
     from watershed.settings import load_settings
 
+    ads, used = with_connections(load_ad_settings(), airflow_extra)
+    log.info("ad platform credentials: %s", f"Airflow connections {', '.join(used)}" if used else "WATERSHED_ADS_*")
     try:
-        return extract_platform(platform, load_settings(), load_ad_settings(), _day(ds))
+        return extract_platform(platform, load_settings(), ads, _day(ds))
     except ExtractionFailed as error:
         if error.retryable:
             raise

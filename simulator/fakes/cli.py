@@ -48,6 +48,30 @@ def fake_env(meta: Any = None, google: Any = None) -> dict[str, str]:
     return env
 
 
+def connection_env(meta: Any, google: Any) -> dict[str, str]:
+    """The same credentials as Airflow connections (``AIRFLOW_CONN_<ID>`` in Airflow's JSON form,
+    the shapes of extractors/connections.py), for runs that configure the extractors that way."""
+    from simulator.fakes.tls import ROOTS_ENV
+
+    google_extra = {
+        "google_ads_client": {
+            "developer_token": google.developer_token,
+            "client_id": google.client_id,
+            "client_secret": google.client_secret,
+            "refresh_token": google.refresh_token,
+        },
+        "customer_ids": sorted(google.accounts),
+        "endpoint": google.endpoint,
+        "token_uri": google.token_uri,
+    }
+    meta_extra = {"access_token": meta.access_token, "account_id": sorted(meta.accounts), "graph_url": meta.url}
+    return {
+        "AIRFLOW_CONN_GOOGLE_ADS_DEFAULT": json.dumps({"conn_type": "google_ads", "extra": google_extra}),
+        "AIRFLOW_CONN_FACEBOOK_DEFAULT": json.dumps({"conn_type": "facebook_social", "extra": meta_extra}),
+        ROOTS_ENV: os.environ[ROOTS_ENV],
+    }
+
+
 @click.command("fake-ad-api")
 @click.option("--platform", type=click.Choice(PLATFORMS), multiple=True, help="Only these (default: both).")
 @click.option(

@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from simulator.config import GeneratorConfig
-from simulator.fakes.cli import fake_env
+from simulator.fakes.cli import connection_env
 from simulator.fakes.google_ads import FakeGoogleAds
 from simulator.fakes.meta_ads import FakeMetaAds
 from simulator.simulate import simulate
@@ -57,7 +57,8 @@ def fake() -> Iterator[Fakes]:
 def env(fake: Fakes, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("ad-dag")
     out = {k: v for k, v in os.environ.items() if not k.startswith(("WATERSHED_", "AIRFLOW"))}
-    out |= fake_env(fake.meta, fake.google) | {
+    # the credentials as Airflow connections (AIRFLOW_CONN_*), not WATERSHED_ADS_* settings
+    out |= connection_env(fake.meta, fake.google) | {
         "WATERSHED_STATE_DIR": str(root / "state"),
         "WATERSHED_LAKE_URI": str(root / "lake"),
         "WATERSHED_DUCKDB_PATH": str(root / "warehouse.duckdb"),
@@ -104,9 +105,17 @@ def runs(env: dict[str, str]) -> list[dict[str, Any]]:
     _run(env, "airflow", "pools", "set", "ad_platform_api", "2", "ad platform API calls")
     out = []
     for _ in range(2):
-        _run(env, "airflow", "dags", "test", "ad_campaign_daily", DS.isoformat())
-        out.append(_marts(env))
+        logs = _run(env, "airflow", "dags", "test", "ad_campaign_daily", DS.isoformat())
+        out.append(_marts(env) | {"logs": logs})
     return out
+
+
+def test_credentials_come_from_the_connections_and_never_reach_the_logs(runs, fake) -> None:  # type: ignore[no-untyped-def]
+    logs = runs[0]["logs"]
+    assert "ad platform credentials: Airflow connections google_ads_default, facebook_default" in logs
+    secrets = [fake.meta.access_token, fake.google.developer_token, fake.google.client_secret, fake.google.access_token,
+               fake.google.refresh_token]  # fmt: skip
+    assert [s for s in secrets if s in logs] == []
 
 
 def _ratio(a: float, b: float) -> float | None:
