@@ -9,6 +9,9 @@ the same DAG. The hosts default to the real APIs; locally they point at the fake
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -42,6 +45,9 @@ class AdSettings(BaseSettings):
     google_endpoint: str = "googleads.googleapis.com:443"
     google_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
     google_lookback_days: int = Field(30, ge=1, le=90)  # the default conversion window is 30 days
+    # a CA bundle the gRPC channel trusts (exported as GRPC_DEFAULT_SSL_ROOTS_FILE_PATH before the
+    # first channel): the local fake's certificate; unset, gRPC's own roots
+    google_roots_file: Path | None = None
 
     # In Airflow, connections with these ids (when they exist) override the fields above
     # (extractors/connections.py; the ids Airflow's Google and Facebook providers default to)
@@ -49,10 +55,26 @@ class AdSettings(BaseSettings):
     meta_conn_id: str = "facebook_default"
 
 
+STACK_ENV_FILE = "ad-apis/fake.env"  # under the state dir: written by the stack's fakes while they run
+
+
 def load_ad_settings(**overrides: object) -> AdSettings:
+    """The settings from the environment; locally, while `watershed stack up ad-apis` runs, the
+    variables its fakes wrote fill in whatever the environment does not set."""
+    from watershed.settings import load_settings
+
+    platform = load_settings()
+    env_file = platform.state_dir / STACK_ENV_FILE
+    if platform.env == "local" and env_file.is_file():
+        overrides = {"_env_file": env_file, **overrides}
     try:
-        return AdSettings(**overrides)  # type: ignore[arg-type]
+        settings = AdSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         first = error.errors()[0]
         name = "WATERSHED_ADS_" + str(first["loc"][0]).upper() if first.get("loc") else "WATERSHED_ADS_*"
         raise ConfigError(f"{name}: {first.get('msg', 'invalid value')}") from None
+    if settings.google_roots_file is not None:
+        # gRPC reads its configuration once, at its first use in the process: set it before that
+        # (over a machine-wide value: this one is what the configured endpoint needs)
+        os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = str(settings.google_roots_file)
+    return settings

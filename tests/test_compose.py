@@ -36,7 +36,7 @@ GRAFANA = ROOT / "docker" / "grafana"
 
 AIRFLOW = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
 ONE_SHOT = {"kafka-init", "minio-init", "airflow-init"}
-LONG_RUNNING = {"kafka", "minio", "redis", "postgres", "collector", "prometheus", "grafana"} | AIRFLOW
+LONG_RUNNING = {"kafka", "minio", "redis", "postgres", "collector", "ad-apis", "prometheus", "grafana"} | AIRFLOW
 EXPECTED_SERVICES = LONG_RUNNING | ONE_SHOT
 
 # The topics of the platform, as the issue lists them (watershed.settings.DEFAULT_TOPICS too).
@@ -478,9 +478,39 @@ def test_topics_are_the_platform_topics() -> None:
     assert DEFAULT_TOPICS == EXPECTED_TOPICS
 
 
+def check_ad_apis(compose: dict[str, Any]) -> list[str]:
+    """The fakes listen beside the other containers, under the name their certificate holds, and
+    write their variables where the extractors in the other containers read them."""
+    from extractors.settings import STACK_ENV_FILE
+
+    service = compose["services"]["ad-apis"]
+    words = command_text(service).split()
+    problems = []
+    if "fake-ad-api" not in words:
+        problems.append("ad-apis: must run `watershed fake-ad-api`")
+        return problems
+
+    def option(name: str) -> str | None:
+        return words[words.index(name) + 1] if name in words else None
+
+    if option("--host") != "0.0.0.0" or option("--public-host") != "ad-apis":
+        problems.append("ad-apis: must bind 0.0.0.0 and name itself ad-apis (the certificate's name)")
+    state = compose["x-watershed-env"]["WATERSHED_STATE_DIR"]
+    if option("--env-file") != f"{state}/{STACK_ENV_FILE}":
+        problems.append(f"ad-apis: --env-file must be {state}/{STACK_ENV_FILE}, where load_ad_settings reads it")
+    if option("--tls-dir") is None or not str(option("--tls-dir")).startswith(state):
+        problems.append("ad-apis: --tls-dir must be in the shared state dir (the other containers trust its CA)")
+    if option("--token-port") in (None, "0"):
+        problems.append("ad-apis: the token endpoint needs a fixed --token-port")
+    if str(option("--env-file")) not in " ".join(map(str, (service.get("healthcheck") or {}).get("test") or [])):
+        problems.append("ad-apis: the healthcheck must wait for the env file")
+    return problems
+
+
 @pytest.mark.parametrize(
     "check",
     [
+        check_ad_apis,
         check_services,
         check_healthchecks,
         check_restart_policies,
@@ -541,6 +571,10 @@ MUTATIONS = {
     "init job waited on as healthy": (
         check_depends_on,
         _set(["services", "airflow-scheduler", "depends_on", "airflow-init"], {"condition": "service_healthy"}),
+    ),
+    "ad fakes on loopback": (
+        check_ad_apis,
+        _set(["services", "ad-apis", "command"], ["watershed", "fake-ad-api", "--generated", "/w", "--port", "8701"]),
     ),
     "dependency dropped": (check_depends_on, _drop(["services", "collector", "depends_on", "kafka-init"])),
     "image latest": (check_images, _set(["services", "grafana", "image"], "grafana/grafana:latest")),

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_password: SecretStr | None = None
 
+    # The ad platforms' local stand-ins (`watershed stack up ad-apis`): Meta's Graph API over HTTP,
+    # Google Ads over gRPC with TLS; they serve a simulated world of the last 30 days
+    ad_apis_meta_port: int = Field(8701, ge=1, le=65535)
+    ad_apis_google_port: int = Field(8702, ge=1, le=65535)
+
     # An event received more than this after it occurred is late: landing flags it, the bronze
     # gate bounds its share, the real-time job counts it (watershed.contract.semantics)
     late_after_seconds: float = Field(LATE_AFTER.total_seconds(), gt=0)

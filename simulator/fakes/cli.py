@@ -43,6 +43,7 @@ def fake_env(meta: Any = None, google: Any = None) -> dict[str, str]:
             "WATERSHED_ADS_GOOGLE_REFRESH_TOKEN": google.refresh_token,
             "WATERSHED_ADS_GOOGLE_ENDPOINT": google.endpoint,
             "WATERSHED_ADS_GOOGLE_TOKEN_URI": google.token_uri,
+            "WATERSHED_ADS_GOOGLE_ROOTS_FILE": os.environ[ROOTS_ENV],  # the fake's certificate
             ROOTS_ENV: os.environ[ROOTS_ENV],  # set by the fake's start (simulator/fakes/tls.py)
         }
     return env
@@ -82,8 +83,24 @@ def connection_env(meta: Any, google: Any) -> dict[str, str]:
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Meta's port (default: a free one).")
 @click.option("--google-port", type=click.IntRange(0, 65535), default=0, help="Google's gRPC port (default: free).")
+@click.option("--token-port", type=click.IntRange(0, 65535), default=0, help="Google's OAuth token port.")
 @click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the variables here.")
-def fake_ad_api(platform: tuple[str, ...], generated: Path, port: int, google_port: int, env_file: Path | None) -> None:
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (0.0.0.0 in a container).")
+@click.option("--public-host", help="The name clients use (a compose service); the certificate names it too.")
+@click.option(
+    "--tls-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the fake CA goes [a temp dir]."
+)
+def fake_ad_api(
+    platform: tuple[str, ...],
+    generated: Path,
+    port: int,
+    google_port: int,
+    token_port: int,
+    env_file: Path | None,
+    host: str,
+    public_host: str | None,
+    tls_dir: Path | None,
+) -> None:
     """Serve fake ad platform APIs (Meta's Graph API, Google Ads) for local runs and the demo."""
     import pyarrow.parquet as pq
 
@@ -95,8 +112,13 @@ def fake_ad_api(platform: tuple[str, ...], generated: Path, port: int, google_po
         return [row for path in files for row in pq.read_table(path).to_pylist()]
 
     chosen = platform or PLATFORMS
-    meta = FakeMetaAds(rows("facebook_ads"), access_token=META_TOKEN).start(port) if "facebook_ads" in chosen else None
-    google = FakeGoogleAds(rows("google_ads")).start(google_port) if "google_ads" in chosen else None
+    meta = google = None
+    if "facebook_ads" in chosen:
+        meta = FakeMetaAds(rows("facebook_ads"), access_token=META_TOKEN)
+        meta.start(port, host=host, public_host=public_host or "127.0.0.1")
+    if "google_ads" in chosen:
+        google = FakeGoogleAds(rows("google_ads"))
+        google.start(google_port, token_port, host=host, public_host=public_host or "localhost", tls_dir=tls_dir)
     try:
         env = fake_env(meta, google)
         if meta is not None:
@@ -112,6 +134,8 @@ def fake_ad_api(platform: tuple[str, ...], generated: Path, port: int, google_po
         with contextlib.suppress(KeyboardInterrupt):
             stopped.wait()
     finally:
+        if env_file is not None:  # gone with the fakes: nothing points at a port nobody serves
+            env_file.unlink(missing_ok=True)
         for fake in (meta, google):
             if fake is not None:
                 fake.stop()

@@ -46,6 +46,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -194,6 +195,7 @@ class FakeGoogleAds(ServedRows):
         self._http: LoopbackServer | None = None
         self.port = 0
         self.token_port = 0
+        self.public_host = "localhost"
 
     # -- the truth: rows() and write_truth() come from ServedRows ----------------------------------
 
@@ -206,14 +208,25 @@ class FakeGoogleAds(ServedRows):
     # -- serving ---------------------------------------------------------------------------------
     @property
     def endpoint(self) -> str:
-        return f"localhost:{self.port}"
+        return f"{self.public_host}:{self.port}"
 
     @property
     def token_uri(self) -> str:
-        return f"http://127.0.0.1:{self.token_port}/token"
+        host = "127.0.0.1" if self.public_host == "localhost" else self.public_host
+        return f"http://{host}:{self.token_port}/token"
 
-    def start(self, port: int = 0, token_port: int = 0) -> FakeGoogleAds:
-        """Serve gRPC on ``port`` and the token endpoint on ``token_port`` (0: free ports)."""
+    def start(
+        self,
+        port: int = 0,
+        token_port: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        public_host: str = "localhost",
+        tls_dir: Path | None = None,
+    ) -> FakeGoogleAds:
+        """Serve gRPC on ``port`` and the token endpoint on ``token_port`` (0: free ports), bound
+        to ``host``; the certificate and :attr:`endpoint` name ``public_host`` (a container's name
+        in compose), its files in ``tls_dir`` (a temporary folder by default)."""
         import grpc
         from google.ads.googleads.v26.services.types.google_ads_service import (
             SearchGoogleAdsStreamRequest,
@@ -222,7 +235,8 @@ class FakeGoogleAds(ServedRows):
 
         from simulator.fakes.tls import trust_for_grpc
 
-        certs = trust_for_grpc()
+        self.public_host = public_host
+        certs = trust_for_grpc(tls_dir, names=(public_host,))
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         handler = grpc.method_handlers_generic_handler(
             SERVICE,
@@ -236,10 +250,10 @@ class FakeGoogleAds(ServedRows):
         )
         server.add_generic_rpc_handlers((handler,))
         credentials = grpc.ssl_server_credentials([(certs.key_pem, certs.cert_pem)])
-        self.port = server.add_secure_port(f"127.0.0.1:{port}", credentials)
+        self.port = server.add_secure_port(f"{host}:{port}", credentials)
         server.start()
         self._server = server
-        self._start_token_endpoint(token_port)
+        self._start_token_endpoint(token_port, host)
         return self
 
     def stop(self) -> None:
@@ -257,7 +271,7 @@ class FakeGoogleAds(ServedRows):
         self.stop()
 
     # -- the token endpoint ----------------------------------------------------------------------
-    def _start_token_endpoint(self, port: int) -> None:
+    def _start_token_endpoint(self, port: int, host: str) -> None:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -277,7 +291,7 @@ class FakeGoogleAds(ServedRows):
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._http = LoopbackServer(Handler, port, name="fake-google-oauth")
+        self._http = LoopbackServer(Handler, port, name="fake-google-oauth", host=host)
         self.token_port = self._http.port
 
     def _token(self, path: str, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:

@@ -192,6 +192,7 @@ class FakeMetaAds(ServedRows):
         self._lock = threading.Lock()
         self._server: LoopbackServer | None = None
         self.port = 0
+        self.public_host = "127.0.0.1"
 
     # -- the truth: rows() and write_truth() come from ServedRows ----------------------------------
 
@@ -204,10 +205,12 @@ class FakeMetaAds(ServedRows):
     # -- serving ---------------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.public_host}:{self.port}"
 
-    def start(self, port: int = 0) -> FakeMetaAds:
+    def start(self, port: int = 0, *, host: str = "127.0.0.1", public_host: str = "127.0.0.1") -> FakeMetaAds:
+        """Serve on ``host:port``; :attr:`url` names it as ``public_host`` (a container's name)."""
         fake = self
+        self.public_host = public_host
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -221,7 +224,7 @@ class FakeMetaAds(ServedRows):
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the query string carries the access token: never log it
 
-        self._server = LoopbackServer(Handler, port, name="fake-meta-ads")
+        self._server = LoopbackServer(Handler, port, name="fake-meta-ads", host=host)
         self.port = self._server.port
         return self
 

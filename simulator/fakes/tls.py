@@ -29,8 +29,9 @@ class Certificates:
     ca_file: Path  # the CA alone, on disk
 
 
-def generate(folder: Path) -> Certificates:
-    """A fresh CA and a localhost certificate signed by it, valid from an hour ago for 30 days."""
+def generate(folder: Path, names: tuple[str, ...] = ()) -> Certificates:
+    """A fresh CA and a certificate for localhost, 127.0.0.1 and ``names`` signed by it, valid
+    from an hour ago for 30 days."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -75,7 +76,10 @@ def generate(folder: Path) -> Certificates:
         .not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [x509.DNSName(n) for n in dict.fromkeys(("localhost", *names))]
+                + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -99,14 +103,15 @@ def generate(folder: Path) -> Certificates:
 _TRUSTED: Certificates | None = None
 
 
-def trust_for_grpc() -> Certificates:
-    """This process's fake certificates, generated on the first call, with gRPC told to trust
-    their CA (``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH`` -> fake CA + public roots). Idempotent: every
-    fake server of the process serves the same certificate, since gRPC reads the roots once."""
+def trust_for_grpc(folder: Path | None = None, names: tuple[str, ...] = ()) -> Certificates:
+    """This process's fake certificates, generated on the first call (in ``folder``, a temporary
+    one by default; for ``names`` besides localhost), with gRPC told to trust their CA
+    (``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH`` -> fake CA + public roots). Idempotent: every fake
+    server of the process serves the same certificate, since gRPC reads the roots once."""
     global _TRUSTED
     if _TRUSTED is None:
-        folder = Path(tempfile.mkdtemp(prefix="watershed-fake-tls-"))
-        certs = generate(folder)
+        folder = folder or Path(tempfile.mkdtemp(prefix="watershed-fake-tls-"))
+        certs = generate(folder, names)
         bundle = certs.ca_pem
         try:
             import certifi

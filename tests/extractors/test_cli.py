@@ -4,6 +4,7 @@ channel included), and the configuration errors it gives before any call."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ from extractors.settings import load_ad_settings
 from watershed.contract import AdPlatformDailyRow
 from watershed.demo import read_env_file
 from watershed.settings import Settings
+from watershed.stack.process import free_port
 
 BIN = Path(sys.executable).parent
 START, END = date(2026, 11, 1), date(2026, 11, 2)
@@ -40,11 +42,10 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def fake_env(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    env_file = tmp_path_factory.mktemp("fake") / "fake.env"
+@contextlib.contextmanager
+def _serving(generated: Path, env_file: Path, *options: str) -> Iterator[dict[str, str]]:
     fake = subprocess.Popen(
-        [str(BIN / "watershed"), "fake-ad-api", "--generated", str(generated), "--env-file", str(env_file)],
+        [str(BIN / "watershed"), "fake-ad-api", "--generated", str(generated), "--env-file", str(env_file), *options],
         env=_clean_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -59,6 +60,39 @@ def fake_env(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     finally:
         fake.terminate()
         fake.wait(10)
+
+
+@pytest.fixture(scope="module")
+def fake_env(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    with _serving(generated, tmp_path_factory.mktemp("fake") / "fake.env") as env:
+        yield env
+
+
+def test_a_fake_bound_for_its_neighbours_names_its_public_host(generated, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """As compose runs it: every port fixed, bound to 0.0.0.0, named by the host clients use (here
+    127.0.0.1, in the certificate too), its CA in a chosen folder; the extraction trusts it through
+    WATERSHED_ADS_GOOGLE_ROOTS_FILE alone, and the env file is gone once the fake stops."""
+    ports = [free_port(p) for p in (38701, 38702, 38703)]
+    options = ["--host", "0.0.0.0", "--public-host", "127.0.0.1", "--tls-dir", str(tmp_path / "tls"),
+               "--port", str(ports[0]), "--google-port", str(ports[1]), "--token-port", str(ports[2])]  # fmt: skip
+    env_file = tmp_path / "fake.env"
+    with _serving(generated, env_file, *options) as fake:
+        assert (fake["WATERSHED_ADS_META_GRAPH_URL"], fake["WATERSHED_ADS_GOOGLE_ENDPOINT"]) == (
+            f"http://127.0.0.1:{ports[0]}",
+            f"127.0.0.1:{ports[1]}",
+        )
+        assert fake["WATERSHED_ADS_GOOGLE_TOKEN_URI"] == f"http://127.0.0.1:{ports[2]}/token"
+        assert fake["WATERSHED_ADS_GOOGLE_ROOTS_FILE"] == str(tmp_path / "tls" / "roots.pem")
+        env = _clean_env() | {k: v for k, v in fake.items() if not k.startswith("GRPC_")}
+        env |= {"WATERSHED_LAKE_URI": str(tmp_path / "lake")}
+        done = subprocess.run(
+            [str(BIN / "watershed"), "ads", "extract", "--date", END.isoformat(), "--lookback-days", "2"],
+            env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        report = json.loads(done.stdout)
+        assert [report[p]["account_days_written"] for p in ("google_ads", "facebook_ads")] == [2, 2]
+    assert not env_file.exists()
 
 
 def _key(row: AdPlatformDailyRow) -> tuple[date, str]:

@@ -41,7 +41,7 @@ def test_both_connections_override_the_settings():
         "meta_access_token": "t",
         "meta_app_secret": "s",
         "google_developer_token": "dev",
-        "google_client_secret": "csecret",
+        "google_client_secret": "csecret",  # pragma: allowlist secret
         "google_refresh_token": "refresh",
     }
     assert "csecret" not in repr(settings)

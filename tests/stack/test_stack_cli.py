@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,7 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
     assert down.returncode == 0, down.stderr
     assert [line.split(" (pid ")[0] for line in down.stdout.splitlines()] == [
         "airflow: not running",
+        "ad-apis: not running",
         "redis: stopped",
         "s3: stopped",
         "kafka: stopped",
@@ -104,6 +107,7 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
     ]
     assert run(env, "stack", "down").stdout.splitlines() == [
         "airflow: not running",
+        "ad-apis: not running",
         "redis: not running",
         "s3: not running",
         "kafka: not running",
@@ -135,6 +139,57 @@ def test_airflow_starts_healthy_and_stops_completely(env: dict[str, str]) -> Non
     assert stopped.stdout.startswith("airflow: stopped (pid ")
     assert not listening(port)
     assert processes_mentioning(env["WATERSHED_STATE_DIR"]) == []
+
+
+def test_the_ad_api_fakes_serve_the_extractors_with_no_configuration(env: dict[str, str]) -> None:
+    import pyarrow.parquet as pq
+
+    from watershed.contract import AdPlatformDailyRow
+
+    env = {k: v for k, v in env.items() if k != "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"}
+    env |= {
+        "WATERSHED_AD_APIS_META_PORT": str(free_port(28701)),
+        "WATERSHED_AD_APIS_GOOGLE_PORT": str(free_port(28702)),
+    }
+    state = Path(env["WATERSHED_STATE_DIR"])
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    try:
+        started = run(env, "stack", "up", "ad-apis")
+        assert started.returncode == 0, started.stderr
+        status = run(env, "stack", "status", "ad-apis").stdout
+        assert status.split()[:2] == ["ad-apis", "running"]
+        assert status.rstrip().endswith(
+            f"30 simulated days up to yesterday; WATERSHED_ADS_* in {state}/ad-apis/fake.env"
+        )
+
+        # no WATERSHED_ADS_* and no gRPC roots variable: the stack's file configures both platforms
+        extracted = run(env, "ads", "extract", "--date", yesterday.isoformat(), "--lookback-days", "3")
+        assert extracted.returncode == 0, extracted.stderr
+        summary = json.loads(extracted.stdout)
+        assert {p: (s["days"], s["account_days_written"]) for p, s in summary.items()} == {
+            p: ([(yesterday - timedelta(days=2)).isoformat(), yesterday.isoformat()], 3)
+            for p in ("google_ads", "facebook_ads")
+        }
+        world = state / "ad-apis" / "world" / "ad_platform"
+        window = {(yesterday - timedelta(days=n)).isoformat() for n in range(3)}
+        served = sorted(
+            AdPlatformDailyRow.model_validate(r).model_dump_json()
+            for path in world.glob("*/date=*/rows.parquet")
+            if path.parent.name.removeprefix("date=") in window
+            for r in pq.read_table(path).to_pylist()
+        )
+        silver = sorted(
+            AdPlatformDailyRow.model_validate(r).model_dump_json()
+            for path in (state / "lake" / "silver" / "ad_platform").glob("dt=*/*.parquet")
+            for r in pq.read_table(path).to_pylist()
+        )
+        assert len(served) > 6 and silver == served
+    finally:
+        stopped = run(env, "stack", "down", "ad-apis")
+    assert stopped.stdout.startswith("ad-apis: stopped (pid ")
+    assert not (state / "ad-apis" / "fake.env").exists()  # nothing points at the stopped fakes
+    after = json.loads(run(env, "ads", "extract", "--date", yesterday.isoformat()).stdout)
+    assert after["google_ads"] == {"platform": "google_ads", "skipped": "no WATERSHED_ADS_GOOGLE_CUSTOMER_IDS"}
 
 
 def test_port_taken_is_one_clear_line(env: dict[str, str]) -> None:

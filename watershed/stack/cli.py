@@ -19,7 +19,7 @@ def stack() -> None:
 
 @stack.command()
 @_services
-@click.option("--all", "every", is_flag=True, help="Also start Airflow.")
+@click.option("--all", "every", is_flag=True, help="Also start the ad platforms' fakes and Airflow.")
 def up(services: tuple[str, ...], every: bool) -> None:
     """Start the services (Kafka, S3 and Redis by default); a second `up` is harmless."""
     Stack(load_settings(), services, every=every).up(echo=click.echo)
@@ -34,7 +34,7 @@ def down(services: tuple[str, ...]) -> None:
 
 @stack.command()
 @_services
-@click.option("--all", "every", is_flag=True, help="Also show Airflow.")
+@click.option("--all", "every", is_flag=True, help="Also show the ad platforms' fakes and Airflow.")
 def status(services: tuple[str, ...], every: bool) -> None:
     """Print each service with its health; exit 1 when one is not running."""
     rows = Stack(load_settings(), services, every=every).status()

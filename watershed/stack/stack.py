@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from watershed.errors import StackError
 from watershed.settings import Settings
+from watershed.stack.ad_apis import AdApis
 from watershed.stack.airflow import Airflow
 from watershed.stack.kafka import Kafka
 from watershed.stack.object_store import ObjectStore
@@ -20,7 +21,13 @@ from watershed.stack.process import port_free, spawn, terminate
 from watershed.stack.redis import Redis
 from watershed.stack.service import Echo, Service, Status
 
-SERVICES: dict[str, type[Service]] = {"kafka": Kafka, "s3": ObjectStore, "redis": Redis, "airflow": Airflow}
+SERVICES: dict[str, type[Service]] = {
+    "kafka": Kafka,
+    "s3": ObjectStore,
+    "redis": Redis,
+    "ad-apis": AdApis,
+    "airflow": Airflow,
+}
 # What `stack up` starts when no service is named; the others are started by name or --all.
 # Redis is one of them: the real-time job writes its ad counters there wherever it runs.
 DEFAULT_SERVICES = ("kafka", "s3", "redis")
@@ -31,6 +38,8 @@ _PORT_VARIABLES = {
     ("kafka", "controller"): "KAFKA_CONTROLLER_PORT",
     ("s3", "s3"): "S3_PORT",
     ("redis", "redis"): "REDIS_PORT",
+    ("ad-apis", "meta"): "AD_APIS_META_PORT",
+    ("ad-apis", "google"): "AD_APIS_GOOGLE_PORT",
     ("airflow", "api"): "AIRFLOW_PORT",
     ("airflow", "log-server"): "AIRFLOW_LOG_SERVER_PORT",
 }
