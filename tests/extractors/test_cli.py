@@ -133,7 +133,8 @@ def test_the_extraction_reads_both_fakes_from_their_env_file_alone(fake_env, gen
     assert report["google_ads"]["api_calls"] == 2  # the customer, then one stream for the window
 
 
-def test_a_platform_without_accounts_is_skipped_and_missing_credentials_fail_unretried(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_platform_without_accounts_is_skipped_and_missing_credentials_fail_unretried(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WATERSHED_STATE_DIR", str(tmp_path))  # no running stack's fake.env is read
     settings = Settings(lake_uri=str(tmp_path / "lake"))
     assert extract_platform("google_ads", settings, load_ad_settings(), END) == {
         "platform": "google_ads",
