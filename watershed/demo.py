@@ -27,6 +27,7 @@ from typing import Any
 
 import click
 
+from watershed.envfile import read_env_file
 from watershed.errors import WatershedError
 from watershed.paths import dags_dir
 from watershed.settings import Settings, load_settings
@@ -252,12 +253,6 @@ def full_demo(settings: Settings, day: date, events: int) -> None:
 
 
 PLATFORM_NAMES = {"google_ads": "Google", "facebook_ads": "Meta"}
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """The ``NAME=<JSON string>`` lines `watershed fake-ad-api --env-file` writes."""
-    lines = (line.partition("=") for line in path.read_text().splitlines() if line and not line.startswith("#"))
-    return {name: json.loads(value) for name, _, value in lines}
 
 
 def _wait_for_file(path: Path, pid: int, log: Path, seconds: float = 60) -> None:

@@ -106,6 +106,7 @@ def fake_ad_api(
 
     from simulator.fakes.google_ads import FakeGoogleAds
     from simulator.fakes.meta_ads import FakeMetaAds
+    from watershed.envfile import write_env_file
 
     def rows(name: str) -> list[dict[str, Any]]:
         files = sorted((generated / "ad_platform" / name).glob("*/rows.parquet"))
@@ -126,9 +127,7 @@ def fake_ad_api(
         if google is not None:
             click.echo(f"google_ads fake at {google.endpoint} (token endpoint {google.token_uri})", err=True)
         if env_file is not None:
-            partial = env_file.with_name(env_file.name + ".partial")
-            partial.write_text("".join(f"{k}={json.dumps(v)}\n" for k, v in env.items()))
-            partial.replace(env_file)  # whole or absent: a reader never sees half of it
+            write_env_file(env_file, env)
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
         with contextlib.suppress(KeyboardInterrupt):

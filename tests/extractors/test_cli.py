@@ -22,7 +22,7 @@ from extractors.cli import ExtractionFailed, extract_platform
 from extractors.lake import read_rows
 from extractors.settings import load_ad_settings
 from watershed.contract import AdPlatformDailyRow
-from watershed.demo import read_env_file
+from watershed.envfile import read_env_file
 from watershed.settings import Settings
 from watershed.stack.process import free_port
 
