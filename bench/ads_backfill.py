@@ -20,6 +20,7 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -63,6 +64,23 @@ def world(platform: str, accounts: list[str], campaigns: int, days: list[date], 
     return rows
 
 
+def timed_extract(
+    label: str, fake: Any, extract: Callable[[], Any], figures: list[tuple[str, str, str, str]]
+) -> list[tuple]:
+    """Run ``extract()`` against the started ``fake``, timed; add its figures; stop the fake and
+    return the rows it served, for the comparison with the marts."""
+    try:
+        started = time.perf_counter()
+        report = extract()
+        seconds = time.perf_counter() - started
+        served = [(r.date, r.platform.value, r.account_id, r.campaign_id, r.clicks, r.cost) for r in fake.rows()]
+    finally:
+        fake.stop()
+    figures.append((label, f"{report.api_calls}", f"{report.rows:,}", f"{seconds:.1f}"))
+    print(f"{label}: {report.rows:,} rows, {report.api_calls} API calls, {seconds:.1f} s", flush=True)
+    return served
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=90)
@@ -101,9 +119,10 @@ def main() -> None:
         access_token=TOKEN,
         page_size=500,
     ).start()
-    try:
-        started = time.perf_counter()
-        report = meta_ads.extract(
+    served += timed_extract(
+        "extract Meta Ads (facebook-business, HTTP)",
+        fake,
+        lambda: meta_ads.extract(
             settings,
             account_ids=meta_accounts,
             access_token=TOKEN,
@@ -111,45 +130,29 @@ def main() -> None:
             days=window,
             graph_url=fake.url,
             poll_interval=0.1,
-        )
-        seconds = time.perf_counter() - started
-        served += [(r.date, r.platform.value, r.account_id, r.campaign_id, r.clicks, r.cost) for r in fake.rows()]
-    finally:
-        fake.stop()
-    figures.append(
-        ("extract Meta Ads (facebook-business, HTTP)", f"{report.api_calls}", f"{report.rows:,}", f"{seconds:.1f}")
+        ),
+        figures,
     )
-    print(f"meta: {report.rows:,} rows, {report.api_calls} API calls, {seconds:.1f} s", flush=True)
 
     google_accounts = [str(4_051_987_236 + n) for n in range(args.accounts)]
     rows = world("google_ads", google_accounts, args.campaigns, window, seed=22)
     google = FakeGoogleAds(
         rows, accounts=[GoogleAccount(a, f"Bench google_ads {a}", "UTC", "USD") for a in google_accounts]
     ).start()
-    try:
-        started = time.perf_counter()
-        report = google_ads.extract(
-            settings,
-            account_ids=google_accounts,
-            config={
-                "developer_token": google.developer_token,
-                "client_id": google.client_id,
-                "client_secret": google.client_secret,
-                "refresh_token": google.refresh_token,
-                "endpoint": google.endpoint,
-                "token_uri": google.token_uri,
-            },
-            end=args.end,
-            days=window,
-        )
-        seconds = time.perf_counter() - started
-        served += [(r.date, r.platform.value, r.account_id, r.campaign_id, r.clicks, r.cost) for r in google.rows()]
-    finally:
-        google.stop()
-    figures.append(
-        ("extract Google Ads (google-ads, gRPC + TLS)", f"{report.api_calls}", f"{report.rows:,}", f"{seconds:.1f}")
+    config = {
+        "developer_token": google.developer_token,
+        "client_id": google.client_id,
+        "client_secret": google.client_secret,
+        "refresh_token": google.refresh_token,
+        "endpoint": google.endpoint,
+        "token_uri": google.token_uri,
+    }
+    served += timed_extract(
+        "extract Google Ads (google-ads, gRPC + TLS)",
+        google,
+        lambda: google_ads.extract(settings, account_ids=google_accounts, config=config, end=args.end, days=window),
+        figures,
     )
-    print(f"google: {report.rows:,} rows, {report.api_calls} API calls, {seconds:.1f} s", flush=True)
 
     started = time.perf_counter()
     loaded = sum(load_date(settings, day, group="ads")["rows"]["ad_platform_daily"] for day in window)

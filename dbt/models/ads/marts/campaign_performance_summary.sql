@@ -20,18 +20,7 @@ report as (
 performance as (
 
     select
-        date_day,
-        platform,
-        account_id,
-        account_name,
-        campaign_id,
-        campaign_name,
-        currency,
-        impressions,
-        clicks,
-        spend,
-        conversions,
-        conversions_value,
+        *,  -- the report's columns (ad_reporting__campaign_report), then the rates
         {{ safe_divide('clicks', 'impressions') }} as ctr,
         {{ safe_divide('spend', 'clicks') }} as cpc,
         {{ safe_divide('conversions', 'clicks') }} as cvr,
