@@ -5,7 +5,9 @@ The daily batch pipeline for one data interval (one UTC day, `dt={{ ds }}`):
 
 land events (Kafka -> bronze, exactly once) -> bronze checkpoint -> sessionize (silver) -> gold
 -> silver checkpoint -> warehouse load -> dbt build (staging, intermediate, marts) -> marts
-checkpoint -> ledger check -> publish run metrics -> notify.
+checkpoint -> ledger check -> publish run metrics -> notify; and after the marts checkpoint,
+stream vs batch (the real-time job's live ad counters of the day against `ad_events_daily`;
+skipped when the job did not count that day).
 
 Every task owns the partition of its data interval and overwrites it, so a rerun of a date gives
 identical tables. Spark steps run through `SparkSubmitOperator` on the `spark_default` connection
@@ -151,6 +153,13 @@ def ecommerce_daily() -> None:
         return checkpoint_task("ledger", ds)
 
     @task
+    def stream_vs_batch(ds: str | None = None) -> dict:
+        """The live ad counters of the day against marts.ad_events_daily (skipped without them)."""
+        from quality.tasks import stream_batch_task
+
+        return stream_batch_task(ds)
+
+    @task
     def publish_run_metrics(outcomes: list[dict], ds: str | None = None) -> str:
         from monitoring.pipeline_run import publish_metrics
 
@@ -165,6 +174,7 @@ def ecommerce_daily() -> None:
     bronze, silver = bronze_checkpoint(), silver_checkpoint()
     loaded, marts, ledger = warehouse_load(), marts_checkpoint(), ledger_check()
     chain(land, bronze, sessionize, gold, silver, loaded, *dbt_layers, marts, ledger)
+    marts >> stream_vs_batch()  # a leaf: its skip or failure does not hold back the summary
     outcomes = [bronze, silver, marts, ledger]
     notify(outcomes, publish_run_metrics(outcomes))
 

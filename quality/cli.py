@@ -99,7 +99,7 @@ def stream_vs_batch(day: datetime, counters_key: str, as_json: bool) -> None:
 
     settings = load_settings()
     stream_batch.require_closed(day.date())
-    live = stream_batch.live_rows(settings, counters_key, day.date())
+    live = stream_batch.live_rows(settings, counters_key, day.date()) or []
     batch = stream_batch.batch_rows(settings, load_quality_settings().marts_schema, day.date())
     outcome = stream_batch.compare(day.date(), live, batch)
     click.echo(json.dumps(outcome.to_dict(), indent=2) if as_json else "\n".join(outcome.report()))

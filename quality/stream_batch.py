@@ -100,12 +100,17 @@ def require_closed(day: date, now: datetime | None = None) -> None:
         )
 
 
-def live_rows(settings: Settings, counters_key: str, day: date) -> list[dict[str, Any]]:
-    """The real-time job's counters of `day` from Redis."""
+def live_rows(
+    settings: Settings, counters_key: str, day: date, *, required: bool = True
+) -> list[dict[str, Any]] | None:
+    """The real-time job's counters of `day` from Redis; with ``required=False``, None when the
+    store holds no counters for that day at all (the job did not run then)."""
     from spark_jobs.streaming import counters
 
     client = counters.connect(settings)
     try:
+        if not required and day.isoformat() not in counters.days(client, counters_key):
+            return None
         return counters.read(client, counters_key, day=day.isoformat())
     finally:
         client.close()

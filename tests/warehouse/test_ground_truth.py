@@ -197,3 +197,19 @@ def test_each_glossary_metric_equals_its_reference_on_the_pipeline_warehouse(pip
             assert value == Decimal(expected).quantize(Decimal("0.01"), ROUND_HALF_UP), (metric.name, key)
         else:
             assert value == expected, (metric.name, key)
+
+
+def test_ad_events_daily_equals_the_campaign_totals(pipeline):
+    """The batch side of the live ad counters: every valid ad event, once, by its UTC day."""
+    wh, truth, _ = pipeline
+    expected = sorted(
+        (r["date"], r["campaign_id"], r["platform"], r["impressions"], r["clicks"], r["conversions"],
+         Decimal(r["cost"]).quantize(Decimal("0.000001")), Decimal(r["conversion_value"]).quantize(Decimal("0.01")))
+        for r in truth.campaign_totals.to_pylist()
+    )  # fmt: skip
+    marts = wh.query(
+        "select date_day, campaign_id, platform, impressions, clicks, conversions, cost, revenue "
+        "from marts.ad_events_daily order by all"
+    )
+    assert len(expected) == 16  # (day, campaign) cells with ad events in this traffic
+    assert marts == expected
