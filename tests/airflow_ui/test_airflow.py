@@ -110,6 +110,11 @@ class AirflowUnderTest:
         found = self.api(f"dags/ecommerce_daily/dagRuns/{run_id}/taskInstances", limit=100)
         return {t["task_id"]: t["state"] for t in found["task_instances"]}
 
+    def states_as_expected(self, run_id: str) -> bool:
+        """Every task succeeded, but stream_vs_batch: skipped, no real-time job counted these days."""
+        states = self.task_states(run_id)
+        return states.pop("stream_vs_batch", None) == "skipped" and set(states.values()) == {"success"}
+
     def failure_report(self, run_id: str) -> str:
         """Which tasks did not succeed, and where their logs are."""
         bad = {task: state for task, state in self.task_states(run_id).items() if state != "success"}
@@ -361,7 +366,7 @@ def test_the_ui_lists_every_dag_and_a_run_triggered_there_succeeds(
     assert (run["state"], run["run_type"], run["triggered_by"], run["logical_date"]) == (
         "success", "manual", "ui", f"{day.isoformat()}T00:00:00Z",
     )  # fmt: skip
-    assert set(airflow.task_states(run_id).values()) == {"success"}
+    assert airflow.states_as_expected(run_id), airflow.task_states(run_id)
     assert actual_day(airflow, day) == expected_day(airflow, day)
 
 
@@ -392,7 +397,7 @@ def test_a_three_day_backfill_runs_every_day_and_the_marts_equal_the_truth(airfl
     assert states == dict.fromkeys(run_ids, "success"), "\n".join(failed)
 
     for run_id in run_ids:
-        assert set(airflow.task_states(run_id).values()) == {"success"}, run_id
+        assert airflow.states_as_expected(run_id), (run_id, airflow.task_states(run_id))
     listed = airflow.cli("dags", "list-runs", "ecommerce_daily", "-o", "json")  # what docs/airflow.md shows
     assert listed.returncode == 0, listed.stderr
     listed_states = {r["run_id"]: r["state"] for r in json_list(listed.stdout)}
