@@ -132,7 +132,8 @@ def batch_rows(settings: Settings, marts_schema: str, day: date) -> list[dict[st
     try:
         table = f'"{marts_schema}"."{MART}"'
         try:
-            columns = ", ".join(FIGURES)  # constants; the day is a parameter
+            # the mart's conversions_value is what the counters call revenue; the day is a parameter
+            columns = "impressions, clicks, conversions, cost, conversions_value as revenue"
             cursor = con.execute(f"select campaign_id, {columns} from {table} where date_day = ?", [day])  # noqa: S608
         except duckdb.CatalogException:
             raise WatershedError(

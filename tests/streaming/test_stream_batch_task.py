@@ -25,7 +25,7 @@ def warehouse(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
         con.execute(
             "create table marts.ad_events_daily as select date '2001-01-02' as date_day, 'c1' as campaign_id, "
             "'google_ads' as platform, 10 as impressions, 1 as clicks, 0 as conversions, "
-            "0.070000::decimal(24, 6) as cost, 0::decimal(24, 2) as revenue"
+            "0.070000::decimal(24, 6) as cost, 0::decimal(24, 2) as conversions_value"
         )
     monkeypatch.setenv("WATERSHED_DUCKDB_PATH", str(path))
     return path

@@ -208,7 +208,7 @@ def test_ad_events_daily_equals_the_campaign_totals(pipeline):
         for r in truth.campaign_totals.to_pylist()
     )  # fmt: skip
     marts = wh.query(
-        "select date_day, campaign_id, platform, impressions, clicks, conversions, cost, revenue "
+        "select date_day, campaign_id, platform, impressions, clicks, conversions, cost, conversions_value "
         "from marts.ad_events_daily order by all"
     )
     assert len(expected) == 16  # (day, campaign) cells with ad events in this traffic

@@ -25,7 +25,7 @@ final as (
         cast(coalesce(sum(case when event_type in ('impression', 'click') then ad_cost end), 0) as decimal(24, 6))
             as cost,
         cast(coalesce(sum(case when event_type = 'conversion' then conversion_value end), 0) as decimal(24, 2))
-            as revenue
+            as conversions_value
 
     from ad_events
     group by event_date, campaign_id
