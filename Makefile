@@ -18,7 +18,7 @@ export WATERSHED_CACHE_DIR ?= $(CURDIR)/$(CACHE)
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: java debian $(VENV)/.installed $(CACHE)/jars/kafka/.resolved $(CACHE)/jars/spark/.resolved $(CACHE)/bin/minio ## Install everything (idempotent): .venv, JVM jars, MinIO, Debian's redis-server
+setup: java debian $(VENV)/.installed $(CACHE)/jars/kafka/.resolved $(CACHE)/jars/spark/.resolved $(CACHE)/bin/minio ## Install everything (idempotent): .venv, JVM jars, MinIO, Debian's redis-server and postgresql
 
 java:
 	@command -v java >/dev/null || { echo "error: Java 17+ is required (Kafka, Spark): install OpenJDK 17, e.g. apt-get install openjdk-17-jre-headless" >&2; exit 2; }
@@ -28,19 +28,21 @@ java:
 # Debian packages, installed when missing with one `apt-get update` (as root): Chromium for the
 # Airflow UI test (playwright drives it; no browser is downloaded) and redis-server, the store of
 # the real-time job's live ad counters (`watershed stack up` runs it under .local/redis), and wrk,
-# the HTTP load generator of the collector benchmark (bench/collector/load.py)
+# the HTTP load generator of the collector benchmark (bench/collector/load.py), and PostgreSQL, the
+# local Airflow's metadata database (`watershed stack up airflow` runs Debian's binaries under .local/postgres)
 debian:
 	@missing=(); \
 	  command -v chromium >/dev/null || missing+=(chromium); \
 	  command -v redis-server >/dev/null || missing+=(redis-server); \
 	  command -v wrk >/dev/null || missing+=(wrk); \
+	  { ls /usr/lib/postgresql/*/bin/postgres || command -v postgres; } >/dev/null 2>&1 || missing+=(postgresql); \
 	  if (( $${#missing[@]} )); then \
 	    if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	      echo "==> $${missing[*]} from Debian"; \
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$${missing[@]}"; \
 	    else \
 	      echo "warning: missing $${missing[*]}: run 'sudo apt-get install $${missing[*]}'" \
-	        "(tests/airflow_ui needs chromium; the stack's Redis and its tests need redis-server; make bench needs wrk)" >&2; \
+	        "(tests/airflow_ui needs chromium; the stack's Redis and its tests need redis-server; its Airflow needs postgresql; make bench needs wrk)" >&2; \
 	    fi; \
 	  fi
 

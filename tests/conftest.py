@@ -35,6 +35,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "WATERSHED_KAFKA_CONTROLLER_PORT": str(free_port(19093)),
         "WATERSHED_S3_PORT": str(free_port(19000)),
         "WATERSHED_REDIS_PORT": str(free_port(16379)),
+        "WATERSHED_POSTGRES_PORT": str(free_port(15433)),
     }
 
 

@@ -63,6 +63,7 @@ _SECRET_FIELDS = frozenset(
         "s3_secret_key",
         "airflow_admin_password",
         "redis_password",
+        "postgres_password",
     }
 )
 
@@ -117,6 +118,12 @@ class Settings(BaseSettings):
     redis_port: int = Field(6379, ge=1, le=65535)
     redis_url: str | None = None
     redis_password: SecretStr | None = None
+
+    # PostgreSQL: the local Airflow's metadata database (`watershed stack up` starts it with
+    # Airflow). 5433, not 5432, which is usually the machine's own PostgreSQL. The role's password
+    # is generated at the first start (<state>/postgres/password) unless given here.
+    postgres_port: int = Field(5433, ge=1, le=65535)
+    postgres_password: SecretStr | None = None
 
     # The ad platforms' local stand-ins (`watershed stack up ad-apis`): Meta's Graph API over HTTP,
     # Google Ads over gRPC with TLS; they serve a simulated world of the last 30 days

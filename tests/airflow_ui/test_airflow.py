@@ -171,6 +171,7 @@ def airflow(
             "state_dir": tmp_path_factory.mktemp("airflow-state"),
             "airflow_port": free_port(18080),
             "airflow_log_server_port": free_port(18793),
+            "postgres_port": free_port(15433),
             "airflow_admin_password": SecretStr(password),
         }
     )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 from watershed.stack.process import free_port
@@ -52,6 +56,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "WATERSHED_KAFKA_CONTROLLER_PORT": str(free_port(29093)),
         "WATERSHED_S3_PORT": str(free_port(29000)),
         "WATERSHED_REDIS_PORT": str(free_port(26379)),
+        "WATERSHED_POSTGRES_PORT": str(free_port(25433)),
     }
 
 
@@ -92,6 +97,7 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
     assert [line.split(" (pid ")[0] for line in down.stdout.splitlines()] == [
         "airflow: not running",
         "ad-apis: not running",
+        "postgres: not running",
         "redis: stopped",
         "s3: stopped",
         "kafka: stopped",
@@ -108,6 +114,7 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
     assert run(env, "stack", "down").stdout.splitlines() == [
         "airflow: not running",
         "ad-apis: not running",
+        "postgres: not running",
         "redis: not running",
         "s3: not running",
         "kafka: not running",
@@ -134,9 +141,29 @@ def test_airflow_starts_healthy_and_stops_completely(env: dict[str, str]) -> Non
             f"http://127.0.0.1:{port}/auth/token", json={"username": "admin", "password": "admin"}, timeout=5
         )
         assert token.status_code == 201 and token.json()["access_token"]
+        assert started.stdout.splitlines()[0].startswith("postgres: started (pid ")  # Airflow's database first
+
+        # the airflow CLI run by hand, with `eval "$(watershed stack env airflow)"`, writes the
+        # same metadata database as the scheduler and the UI
+        exports = run(env, "stack", "env", "airflow").stdout
+        client = {**env, **dict(shlex.split(line)[1].split("=", 1) for line in exports.splitlines())}
+        assert client["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://watershed:")
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        dag_url = f"http://127.0.0.1:{port}/api/v2/dags/ad_campaign_daily"
+        deadline = time.monotonic() + 120
+        while httpx.get(dag_url, headers=auth, timeout=5).status_code == 404:  # until the dag-processor parsed it
+            assert time.monotonic() < deadline, "ad_campaign_daily was not parsed within 120 s"
+            time.sleep(1)
+        unpaused = subprocess.run(
+            ["airflow", "dags", "unpause", "ad_campaign_daily"], env=client, capture_output=True, text=True, timeout=120
+        )
+        assert unpaused.returncode == 0, unpaused.stderr[-2000:]
+        dag = httpx.get(dag_url, headers=auth, timeout=5).json()
+        assert dag["is_paused"] is False
     finally:
         stopped = run(env, "stack", "down", "airflow")
-    assert stopped.stdout.startswith("airflow: stopped (pid ")
+    assert stopped.stdout.splitlines()[0].startswith("airflow: stopped (pid ")
+    assert stopped.stdout.splitlines()[1].startswith("postgres: stopped (pid ")
     assert not listening(port)
     assert processes_mentioning(env["WATERSHED_STATE_DIR"]) == []
 
@@ -190,6 +217,52 @@ def test_the_ad_api_fakes_serve_the_extractors_with_no_configuration(env: dict[s
     assert not (state / "ad-apis" / "fake.env").exists()  # nothing points at the stopped fakes
     after = json.loads(run(env, "ads", "extract", "--date", yesterday.isoformat()).stdout)
     assert after["google_ads"] == {"platform": "google_ads", "skipped": "no WATERSHED_ADS_GOOGLE_CUSTOMER_IDS"}
+
+
+def connect_postgres(port: int, password: str, database: str = "airflow"):  # type: ignore[no-untyped-def]
+    return psycopg2.connect(
+        host="127.0.0.1", port=port, user="watershed", password=password, dbname=database, connect_timeout=5
+    )
+
+
+def test_postgres_keeps_its_data_across_a_restart_and_wants_the_generated_password(env: dict[str, str]) -> None:
+    port = int(env["WATERSHED_POSTGRES_PORT"])
+    state = Path(env["WATERSHED_STATE_DIR"])
+    try:
+        started = run(env, "stack", "up", "postgres")
+        assert started.returncode == 0, started.stderr
+        assert re.fullmatch(
+            rf"postgres: started \(pid \d+\) at postgresql://watershed@127\.0\.0\.1:{port} in [\d.]+s\n", started.stdout
+        )
+        status = run(env, "stack", "status", "postgres").stdout.split()
+        assert status[:2] == ["postgres", "running"]
+        assert re.fullmatch(r"PostgreSQL 1\d\.\d+, databases airflow", " ".join(status[5:]))
+
+        password_file = state / "postgres" / "password"
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        password = password_file.read_text()
+        assert len(password) == 24
+        with pytest.raises(psycopg2.OperationalError, match='password authentication failed for user "watershed"'):
+            connect_postgres(port, "wrong")
+        conn = connect_postgres(port, password)
+        with conn, conn.cursor() as cur:
+            cur.execute("create table kept (x int); insert into kept values (7)")
+        conn.close()
+
+        assert run(env, "stack", "down", "postgres").stdout.startswith("postgres: stopped (pid ")
+        assert not listening(port)
+        assert run(env, "stack", "up", "postgres").returncode == 0
+        conn = connect_postgres(port, password)
+        with conn, conn.cursor() as cur:
+            cur.execute("select x from kept")
+            assert cur.fetchall() == [(7,)]
+        conn.close()
+        # root's data stays root's: the user namespace maps it, nothing is chowned
+        assert (state / "postgres" / "data" / "PG_VERSION").stat().st_uid == os.geteuid()
+    finally:
+        run(env, "stack", "down", "postgres")
+    assert not listening(port)
+    assert processes_mentioning(str(state)) == []
 
 
 def test_port_taken_is_one_clear_line(env: dict[str, str]) -> None:

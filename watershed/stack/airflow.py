@@ -9,15 +9,18 @@ from pathlib import Path
 
 from watershed.errors import StackError
 from watershed.paths import dags_dir
+from watershed.stack.postgres import Postgres
 from watershed.stack.service import Service
 
 
 class Airflow(Service):
     """Airflow 3 (`airflow standalone`: api-server, scheduler, dag-processor, triggerer) with this
-    repository's dags/, SQLite metadata under the state folder and user `admin`."""
+    repository's dags/, its metadata in the stack's PostgreSQL (database `airflow`) and user
+    `admin`."""
 
     name = "airflow"
     startup_timeout = 240.0
+    requires = ("postgres",)
 
     @property
     def ports(self) -> dict[str, int]:
@@ -42,17 +45,22 @@ class Airflow(Service):
     def command(self) -> list[str]:
         return [str(self.executable), "standalone"]
 
-    def environment(self) -> dict[str, str]:
+    def client_environment(self) -> dict[str, str]:
         return {
-            **os.environ,
             # standalone starts its components as `airflow ...` found on the PATH
             "PATH": f"{self.executable.parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_dir()),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            # several processes write one SQLite file: wait for its lock, don't fail after 5 s
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "watershed.stack.airflow_db.SQLITE_CONNECT_ARGS",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "watershed.stack.airflow_db.SQLITE_CONNECT_ARGS_ASYNC",
+            # several processes and the CLI write the metadata at once: PostgreSQL, not SQLite
+            # (watershed/stack/postgres.py says why); the async engine derives asyncpg from it
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": Postgres(self.settings).url("airflow"),
+        }
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.client_environment(),
             # LocalExecutor starts one worker per slot: 32 by default, far too many for a laptop
             "AIRFLOW__CORE__PARALLELISM": str(max(4, 2 * (os.cpu_count() or 2))),
             "AIRFLOW__API__HOST": "127.0.0.1",

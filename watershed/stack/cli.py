@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 
 import click
@@ -40,9 +41,18 @@ def status(services: tuple[str, ...], every: bool) -> None:
     rows = Stack(load_settings(), services, every=every).status()
     for row in rows:
         pid = str(row.pid) if row.pid else "-"
-        click.echo(f"{row.name:<6} {row.state:<10} pid {pid:<8} {row.address:<24} {row.detail}")
+        click.echo(f"{row.name:<8} {row.state:<10} pid {pid:<8} {row.address:<24} {row.detail}")
     if any(row.state != "running" for row in rows):
         raise SystemExit(1)
+
+
+@stack.command()
+@click.argument("service", type=click.Choice(["airflow"]))
+def env(service: str) -> None:
+    """Print the shell exports that point a client at the stack's service, for
+    `eval "$(watershed stack env airflow)"` (the airflow CLI then uses the stack's database)."""
+    for name, value in Stack(load_settings(), [service]).service(service).client_environment().items():
+        click.echo(f"export {name}={shlex.quote(value)}")
 
 
 @stack.command()
@@ -52,7 +62,7 @@ def status(services: tuple[str, ...], every: bool) -> None:
 def logs(service: str, lines: int, follow: bool) -> None:
     """Show a service's log."""
     the_stack = Stack(load_settings(), [service])
-    svc = the_stack.services[0]
+    svc = the_stack.service(service)
     click.echo(the_stack.tail(svc, lines))
     if follow and svc.log.exists():
         with open(svc.log, errors="replace") as handle:

@@ -124,11 +124,11 @@ def is_alive(pid: int) -> bool:
     return bool(_alive({pid}))
 
 
-def terminate(pid: int, *, grace: float = 30.0) -> None:
-    """SIGTERM the service and everything it started, wait up to `grace` seconds, then SIGKILL
-    whatever is left; returns once none of them runs."""
+def terminate(pid: int, *, grace: float = 30.0, sig: signal.Signals = signal.SIGTERM) -> None:
+    """Send `sig` to the service and everything it started, wait up to `grace` seconds, then
+    SIGKILL whatever is left; returns once none of them runs."""
     members = family(pid)
-    _signal_all(members, signal.SIGTERM)
+    _signal_all(members, sig)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         members = _alive(members | family(pid))

@@ -4,6 +4,7 @@ provisions once healthy. `Stack` drives them all the same way."""
 from __future__ import annotations
 
 import os
+import signal
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ class Status:
 class Service(ABC):
     name: str
     startup_timeout: float = 120.0
+    # the services this one needs running first (the stack starts them too, and stops them after)
+    requires: tuple[str, ...] = ()
+    stop_signal: signal.Signals = signal.SIGTERM
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -53,6 +57,10 @@ class Service(ABC):
 
     def environment(self) -> dict[str, str]:
         return dict(os.environ)
+
+    def client_environment(self) -> dict[str, str]:
+        """What a client (a CLI run by hand) needs in its environment to use this service."""
+        return {}
 
     @abstractmethod
     def healthy(self) -> bool: ...

@@ -17,6 +17,7 @@ from watershed.stack.ad_apis import AdApis
 from watershed.stack.airflow import Airflow
 from watershed.stack.kafka import Kafka
 from watershed.stack.object_store import ObjectStore
+from watershed.stack.postgres import Postgres
 from watershed.stack.process import port_free, spawn, terminate
 from watershed.stack.redis import Redis
 from watershed.stack.service import Echo, Service, Status
@@ -25,6 +26,7 @@ SERVICES: dict[str, type[Service]] = {
     "kafka": Kafka,
     "s3": ObjectStore,
     "redis": Redis,
+    "postgres": Postgres,
     "ad-apis": AdApis,
     "airflow": Airflow,
 }
@@ -38,6 +40,7 @@ _PORT_VARIABLES = {
     ("kafka", "controller"): "KAFKA_CONTROLLER_PORT",
     ("s3", "s3"): "S3_PORT",
     ("redis", "redis"): "REDIS_PORT",
+    ("postgres", "postgres"): "POSTGRES_PORT",
     ("ad-apis", "meta"): "AD_APIS_META_PORT",
     ("ad-apis", "google"): "AD_APIS_GOOGLE_PORT",
     ("airflow", "api"): "AIRFLOW_PORT",
@@ -55,8 +58,14 @@ class Stack:
         unknown = [n for n in chosen if n not in SERVICES]
         if unknown:
             raise StackError(f"unknown service {unknown[0]!r}: choose from {', '.join(SERVICES)}")
+        needed = set(chosen)
+        while missing := {r for n in needed for r in SERVICES[n].requires} - needed:
+            needed |= missing
         self.settings = settings
-        self.services = [SERVICES[n](settings) for n in chosen]
+        self.services = [cls(settings) for name, cls in SERVICES.items() if name in needed]
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
 
     def up(self, echo: Echo = print) -> None:
         for service in self.services:  # a missing piece stops `up` before anything starts
@@ -69,7 +78,7 @@ class Stack:
                 echo(f"{service.name}: already running (pid {pid}) at {service.address}")
                 continue
             if pid is not None:  # ours, but not answering: restart it
-                terminate(pid)
+                terminate(pid, sig=service.stop_signal)
                 service.pidfile.remove()
             self._start(service, echo)
 
@@ -92,7 +101,7 @@ class Stack:
                 service.pidfile.remove()
                 raise StackError(f"{service.name} exited during startup; last log lines:\n{self.tail(service, 15)}")
             if time.monotonic() > deadline:
-                terminate(pid)
+                terminate(pid, sig=service.stop_signal)
                 service.pidfile.remove()
                 raise StackError(
                     f"{service.name} did not become healthy within {service.startup_timeout:.0f}s; see {service.log}"
@@ -108,7 +117,7 @@ class Stack:
                 service.pidfile.remove()
                 echo(f"{service.name}: not running")
                 continue
-            terminate(pid)
+            terminate(pid, sig=service.stop_signal)
             service.pidfile.remove()
             echo(f"{service.name}: stopped (pid {pid})")
 
