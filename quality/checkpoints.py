@@ -82,12 +82,15 @@ def ad_validations(rows: pd.DataFrame) -> list[Validation]:
 
 
 def mart_validation(
-    spec: suites.MartSpec, rows: pd.DataFrame, previous_volume: float | None, band: float
+    spec: suites.MartSpec, rows: pd.DataFrame, previous_volume: float | None, band: float, noise_sigmas: float = 3.0
 ) -> Validation:
     from quality.suites.marts import volume_band
 
     return Validation(
-        f"marts.{spec.table}", suites.mart_checks(spec), prepare.plain(rows), volume_band(previous_volume, band)
+        f"marts.{spec.table}",
+        suites.mart_checks(spec),
+        prepare.plain(rows),
+        volume_band(previous_volume, band, noise_sigmas),
     )
 
 
@@ -202,7 +205,7 @@ def marts_prepared(settings: Settings, qs: QualitySettings, day: date, specs: Se
                 prepared.missing.append(no_data(f"marts.{spec.table}", f"{table} has no row for {day}"))
                 continue
             previous = float(found[0]) if found and found[1] and found[0] is not None else None
-            prepared.validations.append(mart_validation(spec, rows, previous, qs.volume_band))
+            prepared.validations.append(mart_validation(spec, rows, previous, qs.volume_band, qs.volume_noise_sigmas))
             prepared.notes.append(
                 f"marts.{spec.table}: {len(rows)} rows; previous day's volume: "
                 f"{'none' if previous is None else f'{previous:g}'}"

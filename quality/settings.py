@@ -50,8 +50,11 @@ class QualitySettings(BaseSettings):
     max_out_of_order_share: float = Field(0.01, ge=0, le=1)
     max_bot_share: float = Field(0.10, ge=0, le=1)
 
-    # Marts: a day's volume may differ from the previous day's by this share (0.5: -50%..+50%).
+    # Marts: a day's volume may differ from the previous day's by this share (0.5: -50%..+50%),
+    # or by this many square roots of the previous volume when that is more: the day-to-day noise
+    # of a count (quality/suites/marts.py:volume_band; 0 turns the noise floor off).
     volume_band: float = Field(0.5, ge=0)
+    volume_noise_sigmas: float = Field(3.0, ge=0)
     # A JSON file replacing the default list of mart checks (docs/quality.md has the format).
     marts_file: Path | None = None
     # DuckDB schema of the marts (dbt's `marts` layer schema).

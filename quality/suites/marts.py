@@ -14,6 +14,7 @@ to a JSON list to replace the defaults::
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,9 +199,15 @@ def load_marts(path: Path | None) -> tuple[MartSpec, ...]:
     return tuple(specs)
 
 
-def volume_band(previous: float | None, band: float) -> dict[str, float | None]:
-    """The expectation parameters of the day-over-day check: previous volume +/- band; no
-    bound when there is no previous day to compare with."""
+def volume_band(previous: float | None, band: float, noise_sigmas: float = 3.0) -> dict[str, float | None]:
+    """The expectation parameters of the day-over-day check: previous volume +/- the larger of
+    `band` x previous and `noise_sigmas` x sqrt(previous); no bound when there is no previous day.
+
+    The volumes are counts (sessions, orders, rows). A count of independent arrivals swings by
+    about its square root from day to day (Poisson), so a relative band alone flags noise on small
+    days (4 orders, then 6, then 2 is -67%, and ordinary) while it is the right bound on large ones
+    (10,000 sessions: +/-50% is +/-5,000, the noise +/-300)."""
     if previous is None or previous <= 0:
         return {"volume_min": 0, "volume_max": None}
-    return {"volume_min": max(0.0, previous * (1 - band)), "volume_max": previous * (1 + band)}
+    allowed = max(previous * band, noise_sigmas * math.sqrt(previous))
+    return {"volume_min": max(0.0, previous - allowed), "volume_max": previous + allowed}
