@@ -90,7 +90,7 @@ def mart_validation(
         f"marts.{spec.table}",
         suites.mart_checks(spec),
         prepare.plain(rows),
-        volume_band(previous_volume, band, noise_sigmas),
+        volume_band(previous_volume, band, noise_sigmas, cumulative=spec.cumulative),
     )
 
 

@@ -28,7 +28,9 @@ class MartSpec:
     """What to check on one mart: its key, its rates and the measure whose day-over-day change
     must stay within the band. `date_column` selects the day; `volume` is a column summed over
     the day's rows, or None to count rows. `nullable` names key columns that may be null (the
-    key is still unique with them): daily_revenue's currency on a day without a transaction."""
+    key is still unique with them): daily_revenue's currency on a day without a transaction.
+    `cumulative`: the mart is a snapshot of everything up to the day (dim_users_daily), whose
+    volume grows with every new user: only a fall is bounded, not a rise."""
 
     table: str
     key: tuple[str, ...]
@@ -37,6 +39,7 @@ class MartSpec:
     volume: str | None = None
     non_negative: tuple[str, ...] = ()
     nullable: tuple[str, ...] = ()
+    cumulative: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -136,11 +139,13 @@ DEFAULT_MARTS: tuple[MartSpec, ...] = (
         non_negative=("revenue", "price"),
     ),
     MartSpec(
-        # a snapshot per day: every user seen by then, so its rows grow slowly from day to day
+        # a snapshot per day: every user seen by then, so its rows grow with every new user (by
+        # 77% on the second day of a young shop): only a fall is bounded
         "dim_users_daily",
         key=("as_of_date", "user_key"),
         date_column="as_of_date",
         volume=None,
+        cumulative=True,
         non_negative=("lifetime_sessions", "lifetime_orders", "lifetime_revenue"),
     ),
 )
@@ -165,7 +170,7 @@ AD_MARTS: tuple[MartSpec, ...] = (
     ),
 )
 
-_FIELDS = {"table", "key", "date_column", "rate_columns", "volume", "non_negative", "nullable"}
+_FIELDS = {"table", "key", "date_column", "rate_columns", "volume", "non_negative", "nullable", "cumulative"}
 
 
 def load_marts(path: Path | None) -> tuple[MartSpec, ...]:
@@ -181,7 +186,7 @@ def load_marts(path: Path | None) -> tuple[MartSpec, ...]:
         if unknown or not {"table", "key", "date_column"} <= set(entry):
             raise ConfigError(
                 f"WATERSHED_QUALITY_MARTS_FILE: entry {i} needs table, key, date_column (optional: rate_columns, "
-                f"volume, non_negative, nullable); unknown: {', '.join(sorted(unknown)) or 'none'}"
+                f"volume, non_negative, nullable, cumulative); unknown: {', '.join(sorted(unknown)) or 'none'}"
             )
         specs.append(
             MartSpec(
@@ -192,6 +197,7 @@ def load_marts(path: Path | None) -> tuple[MartSpec, ...]:
                 volume=entry.get("volume"),
                 non_negative=tuple(entry.get("non_negative", ())),
                 nullable=tuple(entry.get("nullable", ())),
+                cumulative=bool(entry.get("cumulative", False)),
             )
         )
     if not specs:
@@ -199,7 +205,9 @@ def load_marts(path: Path | None) -> tuple[MartSpec, ...]:
     return tuple(specs)
 
 
-def volume_band(previous: float | None, band: float, noise_sigmas: float = 3.0) -> dict[str, float | None]:
+def volume_band(
+    previous: float | None, band: float, noise_sigmas: float = 3.0, *, cumulative: bool = False
+) -> dict[str, float | None]:
     """The expectation parameters of the day-over-day check: previous volume +/- the larger of
     `band` x previous and `noise_sigmas` x sqrt(previous); no bound when there is no previous day.
 
@@ -210,4 +218,4 @@ def volume_band(previous: float | None, band: float, noise_sigmas: float = 3.0) 
     if previous is None or previous <= 0:
         return {"volume_min": 0, "volume_max": None}
     allowed = max(previous * band, noise_sigmas * math.sqrt(previous))
-    return {"volume_min": max(0.0, previous - allowed), "volume_max": previous + allowed}
+    return {"volume_min": max(0.0, previous - allowed), "volume_max": None if cumulative else previous + allowed}

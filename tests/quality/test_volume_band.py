@@ -9,7 +9,6 @@ import pytest
 from quality.suites.marts import volume_band
 
 
-
 @pytest.mark.parametrize(
     ("previous", "band", "sigmas", "expected"),
     [
@@ -38,3 +37,7 @@ def test_four_six_two_orders_pass_and_a_collapse_of_a_large_day_does_not() -> No
 
     assert [within(6, 4), within(2, 6)] == [True, True]  # the Airflow test's days: noise
     assert [within(4_000, 10_000), within(16_000, 10_000)] == [False, False]  # incidents
+
+
+def test_a_cumulative_snapshot_may_grow_without_bound_but_not_collapse() -> None:
+    assert volume_band(122.0, 0.5, cumulative=True) == {"volume_min": 61.0, "volume_max": None}
