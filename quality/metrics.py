@@ -51,9 +51,16 @@ def registry(outcome: CheckpointOutcome, finished: datetime | None = None) -> An
         ["checkpoint", "suite", "expectation"],
         registry=reg,
     )
+    failed = Gauge(
+        "watershed_quality_expectation_failed",
+        "1 for each expectation the checkpoint's run failed, 0 for each it met (alert rules key on it).",
+        ["checkpoint", "suite", "expectation", "date"],
+        registry=reg,
+    )
     for item in outcome.expectations:
         if item.unexpected_count is not None:
             rows.labels(name, item.suite, item.name).set(item.unexpected_count)
+        failed.labels(name, item.suite, item.name, outcome.date).set(0 if item.success else 1)
     day = datetime.fromisoformat(outcome.date).replace(tzinfo=UTC) if outcome.date != "all" else None
     if day:
         Gauge("watershed_quality_data_date_seconds", "The day validated.", ["checkpoint"], registry=reg).labels(

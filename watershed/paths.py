@@ -32,6 +32,17 @@ def dags_dir() -> Path:
     return bundled("dags")
 
 
+def monitoring_dir() -> Path:
+    """The monitoring room's folder (its alert rules ship inside the package), found without
+    importing it: the core does not depend on the rooms above it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("monitoring")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("the monitoring package is not installed with watershed")
+    return Path(spec.origin).parent
+
+
 def conf_dir() -> Path:
     """Configuration templates of the local services (log4j for Kafka, ...)."""
     return _PACKAGE / "conf"

@@ -64,6 +64,8 @@ _SECRET_FIELDS = frozenset(
         "airflow_admin_password",
         "redis_password",
         "postgres_password",
+        "alert_slack_webhook_url",
+        "alert_pagerduty_routing_key",
     }
 )
 
@@ -158,6 +160,26 @@ class Settings(BaseSettings):
 
     # Where pipeline alerts go (Slack-compatible incoming webhook); unset: alerts are only logged
     alert_webhook_url: str | None = None
+
+    # Monitoring, run locally by `watershed stack up prometheus` (and alertmanager, pushgateway;
+    # all three in `--all`): Debian's servers on loopback, configured from monitoring/ by
+    # watershed/stack/monitoring.py. Alertmanager's usual 9093 is Kafka's controller here.
+    prometheus_port: int = Field(9090, ge=1, le=65535)
+    pushgateway_port: int = Field(9091, ge=1, le=65535)
+    alertmanager_port: int = Field(9095, ge=1, le=65535)
+    monitoring_scrape_interval: str = Field("15s", pattern=r"^\d+(ms|s|m)$")
+    # the collectors Prometheus scrapes (`watershed collector serve` listens on 8000)
+    monitoring_collector_targets: list[str] = Field(default_factory=lambda: ["127.0.0.1:8000"])
+    # Alertmanager's routes: every alert to Slack (an incoming webhook), the critical ones also to
+    # PagerDuty (Events API v2, with the integration's routing key); unset: that receiver is off
+    alert_slack_webhook_url: SecretStr | None = None
+    alert_pagerduty_routing_key: SecretStr | None = None
+    alert_pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    # how long Alertmanager gathers a group's alerts before the first notification, and between
+    # updates of a group, and before repeating an unchanged one
+    alert_group_wait: str = Field("30s", pattern=r"^\d+(ms|s|m|h)$")
+    alert_group_interval: str = Field("5m", pattern=r"^\d+(ms|s|m|h)$")
+    alert_repeat_interval: str = Field("4h", pattern=r"^\d+(ms|s|m|h)$")
 
     # Personal data: keyed hashing (HMAC-SHA256) with a key id stored beside each hash
     pii_hash_key: SecretStr | None = None

@@ -128,6 +128,17 @@ def test_failing_day_exits_1_names_the_expectations_records_and_alerts(
     key = ("watershed_quality_unexpected_rows", (("checkpoint", "bronze"), ("expectation", "no_raw_pii:email"),
                                                  ("suite", "bronze.events")))  # fmt: skip
     assert samples[key] == fields["email"]
+    # one series per expectation, 1 when it failed: what the alert rule QualityCheckpointFailed keys on
+    failed = {
+        dict(labels)["expectation"]: value
+        for (name, labels), value in samples.items()
+        if name == "watershed_quality_expectation_failed"
+    }
+    assert len(failed) == result["evaluated"]
+    assert sorted(e for e, v in failed.items() if v == 1) == sorted(f"no_raw_pii:{f}" for f in fields)
+    assert {dict(labels)["date"] for (name, labels) in samples if name == "watershed_quality_expectation_failed"} == {
+        DAY.isoformat()
+    }
 
     # the webhook got one Slack-compatible message naming each failed expectation and its count
     assert len(hook.bodies) == 1

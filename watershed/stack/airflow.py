@@ -72,6 +72,10 @@ class Airflow(Service):
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
             # every task sees the same Watershed settings as the CLI that started Airflow
             "WATERSHED_STATE_DIR": str(self.settings.state_dir),
+            # the quality checkpoints push their metrics to the stack's Pushgateway (alert rules key on
+            # them); when it is not running a push fails with a logged error, the checkpoint does not
+            "WATERSHED_QUALITY_PUSHGATEWAY_URL": os.environ.get("WATERSHED_QUALITY_PUSHGATEWAY_URL")
+            or f"http://127.0.0.1:{self.settings.pushgateway_port}",
             # the Spark steps' connection: the configured master unless one is given
             "AIRFLOW_CONN_SPARK_DEFAULT": os.environ.get("AIRFLOW_CONN_SPARK_DEFAULT")
             or json.dumps({"conn_type": "spark", "host": self.settings.spark_master_url}),

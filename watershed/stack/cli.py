@@ -41,7 +41,7 @@ def status(services: tuple[str, ...], every: bool) -> None:
     rows = Stack(load_settings(), services, every=every).status()
     for row in rows:
         pid = str(row.pid) if row.pid else "-"
-        click.echo(f"{row.name:<8} {row.state:<10} pid {pid:<8} {row.address:<24} {row.detail}")
+        click.echo(f"{row.name:<12} {row.state:<10} pid {pid:<8} {row.address:<24} {row.detail}")
     if any(row.state != "running" for row in rows):
         raise SystemExit(1)
 

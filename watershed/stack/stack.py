@@ -16,6 +16,7 @@ from watershed.settings import Settings
 from watershed.stack.ad_apis import AdApis
 from watershed.stack.airflow import Airflow
 from watershed.stack.kafka import Kafka
+from watershed.stack.monitoring import Alertmanager, Prometheus, Pushgateway
 from watershed.stack.object_store import ObjectStore
 from watershed.stack.postgres import Postgres
 from watershed.stack.process import port_free, spawn, terminate
@@ -27,6 +28,9 @@ SERVICES: dict[str, type[Service]] = {
     "s3": ObjectStore,
     "redis": Redis,
     "postgres": Postgres,
+    "pushgateway": Pushgateway,
+    "alertmanager": Alertmanager,
+    "prometheus": Prometheus,
     "ad-apis": AdApis,
     "airflow": Airflow,
 }
@@ -41,6 +45,9 @@ _PORT_VARIABLES = {
     ("s3", "s3"): "S3_PORT",
     ("redis", "redis"): "REDIS_PORT",
     ("postgres", "postgres"): "POSTGRES_PORT",
+    ("pushgateway", "pushgateway"): "PUSHGATEWAY_PORT",
+    ("alertmanager", "alertmanager"): "ALERTMANAGER_PORT",
+    ("prometheus", "prometheus"): "PROMETHEUS_PORT",
     ("ad-apis", "meta"): "AD_APIS_META_PORT",
     ("ad-apis", "google"): "AD_APIS_GOOGLE_PORT",
     ("airflow", "api"): "AIRFLOW_PORT",

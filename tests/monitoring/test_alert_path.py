@@ -1,0 +1,138 @@
+"""The one alert path, live: a checkpoint's metrics pushed to the stack's Pushgateway, scraped by its
+Prometheus, the rule fires, Alertmanager routes it to the Slack and PagerDuty fakes; a passing rerun
+resolves it. Real servers (Debian's), started with `watershed stack up prometheus`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from quality.metrics import push
+from quality.results import CheckpointOutcome, ExpectationOutcome
+from simulator.fakes.alert_receivers import AlertReceivers
+from watershed.stack.process import free_port
+
+WATERSHED = str(Path(sys.executable).parent / "watershed")
+DAY = "2026-11-20"
+ROUTING_KEY = "a" * 32
+
+
+def outcome(checkpoint: str, suite: str, failed: list[str], met: list[str]) -> CheckpointOutcome:
+    def one(name: str, success: bool) -> ExpectationOutcome:
+        return ExpectationOutcome(suite=suite, name=name, expectation="x", columns=[], description="", success=success)
+
+    expectations = [one(n, False) for n in failed] + [one(n, True) for n in met]
+    return CheckpointOutcome(
+        checkpoint=checkpoint, date=DAY, success=not failed, evaluated=len(expectations), met=len(met),
+        score=len(met) / len(expectations), expectations=expectations,
+    )  # fmt: skip
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    pytest.fail(f"{what} within {timeout:.0f} s")
+
+
+@pytest.fixture
+def monitoring(tmp_path: Path) -> Iterator[tuple[dict[str, str], AlertReceivers]]:
+    receivers = AlertReceivers()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WATERSHED_")}
+    env = {
+        **clean,
+        "WATERSHED_STATE_DIR": str(tmp_path / "state"),
+        "WATERSHED_PROMETHEUS_PORT": str(free_port(39090)),
+        "WATERSHED_PUSHGATEWAY_PORT": str(free_port(39091)),
+        "WATERSHED_ALERTMANAGER_PORT": str(free_port(39095)),
+        "WATERSHED_MONITORING_SCRAPE_INTERVAL": "1s",
+        "WATERSHED_MONITORING_COLLECTOR_TARGETS": "[]",
+        "WATERSHED_ALERT_SLACK_WEBHOOK_URL": receivers.slack_url,
+        "WATERSHED_ALERT_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
+        "WATERSHED_ALERT_PAGERDUTY_URL": receivers.pagerduty_url,
+        "WATERSHED_ALERT_GROUP_WAIT": "2s",
+        "WATERSHED_ALERT_GROUP_INTERVAL": "2s",
+    }
+    try:
+        up = subprocess.run(
+            [WATERSHED, "stack", "up", "prometheus"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert up.returncode == 0, up.stderr
+        assert [line.split(":")[0] for line in up.stdout.splitlines()] == ["pushgateway", "alertmanager", "prometheus"]
+        yield env, receivers
+    finally:
+        subprocess.run([WATERSHED, "stack", "down", "prometheus"], env=env, capture_output=True, text=True, timeout=120)
+        receivers.stop()
+
+
+def test_a_failed_checkpoint_pages_once_names_its_expectations_and_resolves(monitoring) -> None:  # type: ignore[no-untyped-def]
+    env, receivers = monitoring
+    gateway = f"http://127.0.0.1:{env['WATERSHED_PUSHGATEWAY_PORT']}"
+    prometheus = f"http://127.0.0.1:{env['WATERSHED_PROMETHEUS_PORT']}"
+    status = subprocess.run([WATERSHED, "stack", "status", "prometheus"], env=env, capture_output=True, text=True)
+    assert "receivers: slack, slack-and-pagerduty" in status.stdout
+
+    bronze = outcome("bronze", "bronze.events", ["no_raw_pii:email", "no_raw_pii:phone"], ["has_rows"])
+    marts = outcome("marts", "marts.daily_revenue", ["volume_day_over_day"], ["has_rows"])
+    assert push(bronze, gateway) and push(marts, gateway)
+
+    # Prometheus sees them with the pushed labels (honor_labels), then fires one alert per failed expectation
+    def firing() -> list[dict[str, Any]]:
+        alerts = httpx.get(f"{prometheus}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+        return [a for a in alerts if a["state"] == "firing"]
+
+    alerts = wait_for("three alerts firing", lambda: (found := firing()) and len(found) == 3 and found)
+    assert sorted((a["labels"]["checkpoint"], a["labels"]["expectation"], a["labels"]["severity"]) for a in alerts) == [
+        ("bronze", "no_raw_pii:email", "critical"),
+        ("bronze", "no_raw_pii:phone", "critical"),
+        ("marts", "volume_day_over_day", "warning"),
+    ]
+
+    # Slack: one message per checkpoint (grouped), naming each failed expectation; PagerDuty: one page, bronze's
+    received = wait_for(
+        "two Slack messages and one page",
+        lambda: (r := receivers.snapshot()) and len(r["slack"]) >= 2 and len(r["pagerduty"]) >= 1 and r,
+    )
+    time.sleep(3)  # a group interval more: nothing else arrives
+    received = receivers.snapshot()
+    assert len(received["slack"]) == 2 and len(received["pagerduty"]) == 1
+    texts = sorted(m["attachments"][0]["title"] + "\n" + m["attachments"][0]["text"] for m in received["slack"])
+    assert texts == [
+        "[FIRING:1] QualityCheckpointFailed (warning)\n"
+        "- quality checkpoint marts failed: marts.daily_revenue/volume_day_over_day\n",
+        "[FIRING:2] QualityCheckpointFailed (critical)\n"
+        "- quality checkpoint bronze failed: bronze.events/no_raw_pii:email\n"
+        "- quality checkpoint bronze failed: bronze.events/no_raw_pii:phone\n",
+    ]
+    page = received["pagerduty"][0]
+    assert page["routing_key"] == ROUTING_KEY and page["event_action"] == "trigger"
+    assert page["payload"]["severity"] == "critical"
+    assert page["payload"]["summary"] == (
+        "QualityCheckpointFailed: quality checkpoint bronze failed: bronze.events/no_raw_pii:email; "
+        "quality checkpoint bronze failed: bronze.events/no_raw_pii:phone; "
+    )
+
+    # the rerun of bronze passes: its push replaces the failed series, the page and the Slack message resolve
+    assert push(outcome("bronze", "bronze.events", [], ["no_raw_pii:email", "no_raw_pii:phone", "has_rows"]), gateway)
+    resolved = wait_for(
+        "the page resolved",
+        lambda: (r := receivers.snapshot()) and len(r["pagerduty"]) >= 2 and r,
+    )
+    assert resolved["pagerduty"][1]["event_action"] == "resolve"
+    assert resolved["pagerduty"][1]["dedup_key"] == page["dedup_key"]
+    slack_resolved = wait_for(
+        "the Slack message resolved",
+        lambda: [m for m in receivers.snapshot()["slack"] if m["attachments"][0]["title"].startswith("[RESOLVED]")],
+    )
+    assert [m["attachments"][0]["title"] for m in slack_resolved] == ["[RESOLVED] QualityCheckpointFailed (critical)"]

@@ -1,0 +1,111 @@
+"""The alert rules and Alertmanager's routes, checked by Prometheus's and Alertmanager's own tools."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from watershed.paths import monitoring_dir
+from watershed.settings import Settings
+from watershed.stack.monitoring import alertmanager_config, prometheus_config
+
+RULES = monitoring_dir() / "rules"
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is missing: run `make setup` as root (Debian's prometheus packages)", pytrace=False)
+    return found
+
+
+def test_the_rules_are_valid_and_their_unit_tests_pass() -> None:
+    checked = subprocess.run([tool("promtool"), "check", "rules", str(RULES / "watershed.rules.yml")],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 5 rules found" in checked.stdout
+    tested = subprocess.run([tool("promtool"), "test", "rules", "watershed.rules.test.yml"],
+                            cwd=RULES, capture_output=True, text=True, check=False)  # fmt: skip
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert tested.stdout.strip().endswith("SUCCESS")
+
+
+def test_every_rule_has_a_severity_alertmanager_routes() -> None:
+    groups = yaml.safe_load((RULES / "watershed.rules.yml").read_text())["groups"]
+    severities = {rule["alert"]: rule["labels"]["severity"] for group in groups for rule in group["rules"]}
+    assert set(severities.values()) <= {"warning", "critical"}
+    assert sorted(severities) == [
+        "CollectorKafkaUnavailable", "CollectorServerErrors", "QualityCheckpointFailed", "ScrapeTargetDown",
+    ]  # fmt: skip
+
+
+def configured(tmp_path: Path) -> Settings:
+    return Settings(
+        state_dir=tmp_path,
+        alert_slack_webhook_url=SecretStr("http://127.0.0.1:1/slack/services/T/B/x"),
+        alert_pagerduty_routing_key=SecretStr("0" * 32),
+    )
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (
+            {"alertname": "QualityCheckpointFailed", "severity": "critical", "checkpoint": "bronze"},
+            "slack-and-pagerduty",
+        ),
+        ({"alertname": "QualityCheckpointFailed", "severity": "warning", "checkpoint": "marts"}, "slack"),
+        ({"alertname": "ScrapeTargetDown", "severity": "warning"}, "slack"),
+        ({"alertname": "CollectorKafkaUnavailable", "severity": "critical"}, "slack-and-pagerduty"),
+    ],
+)
+def test_alertmanager_routes_warnings_to_slack_and_criticals_to_both(tmp_path, labels, receiver) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(alertmanager_config(configured(tmp_path))))
+    checked = subprocess.run([tool("amtool"), "check-config", str(config)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    matchers = [f"{k}={v}" for k, v in labels.items()]
+    routed = subprocess.run(
+        [tool("amtool"), "config", "routes", "test", f"--config.file={config}", *matchers],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert routed.stdout.strip() == receiver, routed.stderr
+
+
+def test_without_secrets_no_receiver_sends_anywhere(tmp_path: Path) -> None:
+    config = alertmanager_config(Settings(state_dir=tmp_path))
+    assert config["receivers"] == [{"name": "slack"}, {"name": "slack-and-pagerduty"}]
+    assert config["inhibit_rules"] == [
+        {
+            "source_matchers": ['alertname="CollectorKafkaUnavailable"'],
+            "target_matchers": ['alertname=~"QualityCheckpointFailed|CollectorServerErrors"'],
+        }
+    ]
+
+
+def test_prometheus_scrapes_the_stack_and_keeps_pushed_labels(tmp_path: Path) -> None:
+    config = prometheus_config(
+        Settings(state_dir=tmp_path, monitoring_collector_targets=["127.0.0.1:8000", "127.0.0.1:8001"])
+    )
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    assert {name: j["static_configs"][0]["targets"] for name, j in jobs.items()} == {
+        "prometheus": ["127.0.0.1:9090"],
+        "alertmanager": ["127.0.0.1:9095"],
+        "pushgateway": ["127.0.0.1:9091"],
+        "collector": ["127.0.0.1:8000", "127.0.0.1:8001"],
+    }
+    assert jobs["pushgateway"]["honor_labels"] is True
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9095"]
+    written = tmp_path / "prometheus.yml"
+    (tmp_path / "rules").mkdir()
+    shutil.copyfile(RULES / "watershed.rules.yml", tmp_path / "rules" / "watershed.rules.yml")
+    written.write_text(yaml.safe_dump(config))
+    checked = subprocess.run(
+        [tool("promtool"), "check", "config", str(written)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

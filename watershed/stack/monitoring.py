@@ -1,0 +1,227 @@
+"""Prometheus, Alertmanager and the Pushgateway in the local stack (Debian's packages).
+
+Each runs as a plain process on loopback with its data under the state folder. Their
+configuration is generated at every start from the settings: `prometheus_config` (what to scrape,
+the repository's alert rules from ``monitoring/rules/``, where Alertmanager is) and
+`alertmanager_config` (the routes: every alert to Slack, critical ones also to PagerDuty; the
+inhibitions). Both are pure functions of the settings, tested without a server.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from watershed.errors import StackError
+from watershed.paths import monitoring_dir
+from watershed.settings import Settings
+from watershed.stack.service import Service
+
+RULE_FILES = ("watershed.rules.yml",)
+
+# While a cause fires, the symptoms it explains are muted: the on-call person gets the cause once.
+INHIBITIONS: tuple[tuple[str, str], ...] = (
+    # the collector cannot write to Kafka: the layers after it fail their checks for that reason
+    ("CollectorKafkaUnavailable", "QualityCheckpointFailed|CollectorServerErrors"),
+)
+
+
+def prometheus_config(settings: Settings) -> dict[str, Any]:
+    interval = settings.monitoring_scrape_interval
+
+    def job(name: str, targets: list[str], **extra: Any) -> dict[str, Any]:
+        return {"job_name": name, "static_configs": [{"targets": targets}], **extra}
+
+    return {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [f"rules/{name}" for name in RULE_FILES],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{settings.alertmanager_port}"]}]}]},
+        "scrape_configs": [
+            job("prometheus", [f"127.0.0.1:{settings.prometheus_port}"]),
+            job("alertmanager", [f"127.0.0.1:{settings.alertmanager_port}"]),
+            # the pushed series carry their own job and grouping labels: keep them
+            job("pushgateway", [f"127.0.0.1:{settings.pushgateway_port}"], honor_labels=True),
+            *(
+                [job("collector", list(settings.monitoring_collector_targets))]
+                if settings.monitoring_collector_targets
+                else []
+            ),
+        ],
+    }
+
+
+SLACK_TITLE = '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.severity }})'  # noqa: E501
+SLACK_TEXT = "{{ range .Alerts }}- {{ .Annotations.summary }}\n{{ end }}"
+PAGERDUTY_DESCRIPTION = "{{ .CommonLabels.alertname }}: {{ range .Alerts.Firing }}{{ .Annotations.summary }}; {{ end }}"
+
+
+def alertmanager_config(settings: Settings) -> dict[str, Any]:
+    """Routes: every alert to Slack; critical ones to Slack and PagerDuty. A receiver whose
+    secret is not set is left out (its alerts are kept in Alertmanager, sent nowhere)."""
+    slack = settings.alert_slack_webhook_url
+    pagerduty = settings.alert_pagerduty_routing_key
+    slack_configs = (
+        [{"api_url": slack.get_secret_value(), "send_resolved": True, "title": SLACK_TITLE, "text": SLACK_TEXT}]
+        if slack
+        else []
+    )
+    pagerduty_configs = (
+        [
+            {
+                "routing_key": pagerduty.get_secret_value(),
+                "url": settings.alert_pagerduty_url,
+                "send_resolved": True,
+                "severity": "critical",
+                "description": PAGERDUTY_DESCRIPTION,
+            }
+        ]
+        if pagerduty
+        else []
+    )
+    return {
+        "route": {
+            "receiver": "slack",
+            # one notification per alert name and checkpoint (or instance): a failed checkpoint's
+            # expectations arrive together, named one per line
+            "group_by": ["alertname", "checkpoint", "instance"],
+            "group_wait": settings.alert_group_wait,
+            "group_interval": settings.alert_group_interval,
+            "repeat_interval": settings.alert_repeat_interval,
+            "routes": [{"matchers": ['severity="critical"'], "receiver": "slack-and-pagerduty"}],
+        },
+        "receivers": [
+            {"name": "slack", **({"slack_configs": slack_configs} if slack_configs else {})},
+            {
+                "name": "slack-and-pagerduty",
+                **({"slack_configs": slack_configs} if slack_configs else {}),
+                **({"pagerduty_configs": pagerduty_configs} if pagerduty_configs else {}),
+            },
+        ],
+        "inhibit_rules": [
+            {"source_matchers": [f'alertname="{cause}"'], "target_matchers": [f'alertname=~"{symptoms}"']}
+            for cause, symptoms in INHIBITIONS
+        ],
+    }
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it may hold a webhook URL or a routing key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+class _Monitoring(Service):
+    binary_name: str
+    package: str
+    port_setting: str
+    startup_timeout = 60.0
+
+    @property
+    def port(self) -> int:
+        return int(getattr(self.settings, self.port_setting))
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {self.name: self.port}
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def check_installed(self) -> None:
+        binary = shutil.which(self.binary_name)
+        if binary is None:
+            raise StackError(
+                f"{self.binary_name} is missing: run `make setup` as root, or install Debian's package: "
+                f"apt-get install {self.package}"
+            )
+        self.binary = binary
+
+    def healthy(self) -> bool:
+        import httpx
+
+        try:
+            return httpx.get(f"{self.address}/-/ready", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+class Pushgateway(_Monitoring):
+    """Where batch jobs and quality checkpoints push their metrics (one group per job and
+    checkpoint, so a rerun replaces its series); kept on disk across restarts."""
+
+    name = "pushgateway"
+    binary_name = "prometheus-pushgateway"
+    package = "prometheus-pushgateway"
+    port_setting = "pushgateway_port"
+
+    def prepare(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        return [self.binary, f"--web.listen-address=127.0.0.1:{self.port}",
+                f"--persistence.file={self.home / 'metrics.store'}", "--persistence.interval=30s"]  # fmt: skip
+
+
+class Alertmanager(_Monitoring):
+    """Routes the alerts Prometheus raises to Slack and PagerDuty (alertmanager_config)."""
+
+    name = "alertmanager"
+    binary_name = "prometheus-alertmanager"
+    package = "prometheus-alertmanager"
+    port_setting = "alertmanager_port"
+
+    def prepare(self) -> None:
+        _write_private(
+            self.home / "alertmanager.yml", yaml.safe_dump(alertmanager_config(self.settings), sort_keys=False)
+        )
+
+    def command(self) -> list[str]:
+        # one instance: no cluster gossip port
+        return [self.binary, f"--config.file={self.home / 'alertmanager.yml'}",
+                f"--storage.path={self.home / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address="]  # fmt: skip
+
+    def detail(self) -> str:
+        receivers = [r["name"] for r in alertmanager_config(self.settings)["receivers"] if len(r) > 1]
+        return f"receivers: {', '.join(receivers) or 'none configured'}"
+
+
+class Prometheus(_Monitoring):
+    """Scrapes the stack and evaluates the repository's alert rules (prometheus_config)."""
+
+    name = "prometheus"
+    requires = ("pushgateway", "alertmanager")
+    binary_name = "prometheus"
+    package = "prometheus"
+    port_setting = "prometheus_port"
+
+    def prepare(self) -> None:
+        rules = self.home / "rules"
+        rules.mkdir(parents=True, exist_ok=True)
+        for name in RULE_FILES:
+            shutil.copyfile(monitoring_dir() / "rules" / name, rules / name)
+        config = yaml.safe_dump(prometheus_config(self.settings), sort_keys=False)
+        (self.home / "prometheus.yml").write_text(config)
+
+    def command(self) -> list[str]:
+        return [self.binary, f"--config.file={self.home / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.home / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-lifecycle"]  # fmt: skip
+
+    def detail(self) -> str:
+        import httpx
+
+        try:
+            groups = httpx.get(f"{self.address}/api/v1/rules", timeout=2).json()["data"]["groups"]
+            targets = httpx.get(f"{self.address}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return ""
+        rules = sum(len(g["rules"]) for g in groups)
+        up = sum(1 for t in targets if t.get("health") == "up")
+        return f"{rules} alert rules, {up}/{len(targets)} targets up"
