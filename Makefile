@@ -29,20 +29,22 @@ java:
 # Airflow UI test (playwright drives it; no browser is downloaded) and redis-server, the store of
 # the real-time job's live ad counters (`watershed stack up` runs it under .local/redis), and wrk,
 # the HTTP load generator of the collector benchmark (bench/collector/load.py), and PostgreSQL, the
-# local Airflow's metadata database (`watershed stack up airflow` runs Debian's binaries under .local/postgres)
+# local Airflow's metadata database (`watershed stack up airflow` runs Debian's binaries under .local/postgres),
+# and Prometheus, Alertmanager and the Pushgateway (`watershed stack up prometheus`, tests/monitoring)
 debian:
 	@missing=(); \
 	  command -v chromium >/dev/null || missing+=(chromium); \
 	  command -v redis-server >/dev/null || missing+=(redis-server); \
 	  command -v wrk >/dev/null || missing+=(wrk); \
 	  { ls /usr/lib/postgresql/*/bin/postgres || command -v postgres; } >/dev/null 2>&1 || missing+=(postgresql); \
+	  for p in prometheus prometheus-alertmanager prometheus-pushgateway; do command -v $$p >/dev/null || missing+=($$p); done; \
 	  if (( $${#missing[@]} )); then \
 	    if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	      echo "==> $${missing[*]} from Debian"; \
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$${missing[@]}"; \
 	    else \
 	      echo "warning: missing $${missing[*]}: run 'sudo apt-get install $${missing[*]}'" \
-	        "(tests/airflow_ui needs chromium; the stack's Redis and its tests need redis-server; its Airflow needs postgresql; make bench needs wrk)" >&2; \
+	        "(tests/airflow_ui needs chromium; the stack's Redis and its tests need redis-server; its Airflow needs postgresql, its monitoring the prometheus packages; make bench needs wrk)" >&2; \
 	    fi; \
 	  fi
 

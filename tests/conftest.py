@@ -36,6 +36,9 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "WATERSHED_S3_PORT": str(free_port(19000)),
         "WATERSHED_REDIS_PORT": str(free_port(16379)),
         "WATERSHED_POSTGRES_PORT": str(free_port(15433)),
+        "WATERSHED_PROMETHEUS_PORT": str(free_port(19190)),
+        "WATERSHED_PUSHGATEWAY_PORT": str(free_port(19191)),
+        "WATERSHED_ALERTMANAGER_PORT": str(free_port(19195)),
     }
 
 

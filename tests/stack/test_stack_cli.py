@@ -57,6 +57,9 @@ def env(tmp_path: Path) -> dict[str, str]:
         "WATERSHED_S3_PORT": str(free_port(29000)),
         "WATERSHED_REDIS_PORT": str(free_port(26379)),
         "WATERSHED_POSTGRES_PORT": str(free_port(25433)),
+        "WATERSHED_PROMETHEUS_PORT": str(free_port(29190)),
+        "WATERSHED_PUSHGATEWAY_PORT": str(free_port(29191)),
+        "WATERSHED_ALERTMANAGER_PORT": str(free_port(29195)),
     }
 
 
@@ -97,6 +100,9 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
     assert [line.split(" (pid ")[0] for line in down.stdout.splitlines()] == [
         "airflow: not running",
         "ad-apis: not running",
+        "prometheus: not running",
+        "alertmanager: not running",
+        "pushgateway: not running",
         "postgres: not running",
         "redis: stopped",
         "s3: stopped",
@@ -114,6 +120,9 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
     assert run(env, "stack", "down").stdout.splitlines() == [
         "airflow: not running",
         "ad-apis: not running",
+        "prometheus: not running",
+        "alertmanager: not running",
+        "pushgateway: not running",
         "postgres: not running",
         "redis: not running",
         "s3: not running",

@@ -15,12 +15,17 @@ _services = click.argument("services", nargs=-1, type=click.Choice(sorted(SERVIC
 
 @click.group()
 def stack() -> None:
-    """Run the local services (Kafka, S3, Redis) as plain processes under .local/."""
+    """Run the local services as plain processes under .local/ (docs/stack.md)."""
 
 
 @stack.command()
 @_services
-@click.option("--all", "every", is_flag=True, help="Also start the ad platforms' fakes and Airflow.")
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Also start the ad platforms' fakes, PostgreSQL and Airflow, and the monitoring.",
+)
 def up(services: tuple[str, ...], every: bool) -> None:
     """Start the services (Kafka, S3 and Redis by default); a second `up` is harmless."""
     Stack(load_settings(), services, every=every).up(echo=click.echo)
@@ -35,7 +40,12 @@ def down(services: tuple[str, ...]) -> None:
 
 @stack.command()
 @_services
-@click.option("--all", "every", is_flag=True, help="Also show the ad platforms' fakes and Airflow.")
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Also show the ad platforms' fakes, PostgreSQL and Airflow, and the monitoring.",
+)
 def status(services: tuple[str, ...], every: bool) -> None:
     """Print each service with its health; exit 1 when one is not running."""
     rows = Stack(load_settings(), services, every=every).status()
