@@ -36,7 +36,17 @@ GRAFANA = ROOT / "docker" / "grafana"
 
 AIRFLOW = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
 ONE_SHOT = {"kafka-init", "minio-init", "airflow-init"}
-LONG_RUNNING = {"kafka", "minio", "redis", "postgres", "collector", "ad-apis", "prometheus", "grafana"} | AIRFLOW
+LONG_RUNNING = {
+    "kafka",
+    "minio",
+    "redis",
+    "postgres",
+    "collector",
+    "ad-apis",
+    "prometheus",
+    "pushgateway",
+    "grafana",
+} | AIRFLOW
 EXPECTED_SERVICES = LONG_RUNNING | ONE_SHOT
 
 # The topics of the platform, as the issue lists them (watershed.settings.DEFAULT_TOPICS too).
@@ -412,6 +422,14 @@ def check_monitoring(compose: dict[str, Any]) -> list[str]:
     mounted = dict((target, source) for source, target in bind_mounts(services["prometheus"]))
     if (ROOT / mounted.get("/etc/prometheus/prometheus.yml", "")).resolve() != PROMETHEUS.resolve():
         problems.append("prometheus: docker/prometheus/prometheus.yml is not mounted as its config")
+    # the alert rules the local stack loads, mounted where prometheus.yml reads them
+    rules_dir = mounted.get("/etc/prometheus/rules", "")
+    for rule_file in prometheus.get("rule_files", []) or ["(none)"]:
+        name = Path(rule_file).name
+        if not rule_file.startswith("/etc/prometheus/rules/") or not (ROOT / rules_dir / name).is_file():
+            problems.append(f"prometheus: rule file {rule_file} is not the mounted monitoring/rules/{name}")
+    if "pushgateway:9091" not in targets.get("pushgateway", set()) or not jobs["pushgateway"].get("honor_labels"):
+        problems.append("prometheus.yml: the Pushgateway is not scraped with honor_labels")
 
     grafana_mounts = dict((target, source) for source, target in bind_mounts(services["grafana"]))
     provisioning = grafana_mounts.get("/etc/grafana/provisioning")
@@ -603,6 +621,13 @@ MUTATIONS = {
     "repo not mounted": (
         check_airflow,
         _set(["services", "airflow-scheduler", "volumes"], ["airflow-logs:/opt/airflow/logs"]),
+    ),
+    "alert rules not mounted": (
+        check_monitoring,
+        _set(
+            ["services", "prometheus", "volumes"],
+            ["./docker/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"],
+        ),
     ),
     "one-shot restarts": (check_restart_policies, _set(["services", "kafka-init", "restart"], "unless-stopped")),
 }
