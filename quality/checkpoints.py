@@ -82,15 +82,21 @@ def ad_validations(rows: pd.DataFrame) -> list[Validation]:
 
 
 def mart_validation(
-    spec: suites.MartSpec, rows: pd.DataFrame, previous_volume: float | None, band: float, noise_sigmas: float = 3.0
+    spec: suites.MartSpec,
+    rows: pd.DataFrame,
+    previous_volume: float | None,
+    band: float,
+    noise_sigmas: float | None = None,
 ) -> Validation:
-    from quality.suites.marts import volume_band
+    from quality.suites.marts import NOISE_SIGMAS, volume_band
 
     return Validation(
         f"marts.{spec.table}",
         suites.mart_checks(spec),
         prepare.plain(rows),
-        volume_band(previous_volume, band, noise_sigmas, cumulative=spec.cumulative),
+        volume_band(
+            previous_volume, band, NOISE_SIGMAS if noise_sigmas is None else noise_sigmas, cumulative=spec.cumulative
+        ),
     )
 
 

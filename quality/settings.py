@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from quality.suites.marts import NOISE_SIGMAS
 from watershed.contract.semantics import LATE_AFTER
 from watershed.errors import ConfigError
 from watershed.settings import Settings
@@ -54,7 +55,7 @@ class QualitySettings(BaseSettings):
     # or by this many square roots of the previous volume when that is more: the day-to-day noise
     # of a count (quality/suites/marts.py:volume_band; 0 turns the noise floor off).
     volume_band: float = Field(0.5, ge=0)
-    volume_noise_sigmas: float = Field(3.0, ge=0)
+    volume_noise_sigmas: float = Field(NOISE_SIGMAS, ge=0)
     # A JSON file replacing the default list of mart checks (docs/quality.md has the format).
     marts_file: Path | None = None
     # DuckDB schema of the marts (dbt's `marts` layer schema).

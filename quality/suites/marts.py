@@ -205,8 +205,12 @@ def load_marts(path: Path | None) -> tuple[MartSpec, ...]:
     return tuple(specs)
 
 
+# the day-over-day band's floor, in square roots of the previous day's count (volume_band)
+NOISE_SIGMAS = 3.0
+
+
 def volume_band(
-    previous: float | None, band: float, noise_sigmas: float = 3.0, *, cumulative: bool = False
+    previous: float | None, band: float, noise_sigmas: float = NOISE_SIGMAS, *, cumulative: bool = False
 ) -> dict[str, float | None]:
     """The expectation parameters of the day-over-day check: previous volume +/- the larger of
     `band` x previous and `noise_sigmas` x sqrt(previous); no bound when there is no previous day.

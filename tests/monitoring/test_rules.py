@@ -89,8 +89,15 @@ def test_without_secrets_no_receiver_sends_anywhere(tmp_path: Path) -> None:
 
 
 def test_prometheus_scrapes_the_stack_and_keeps_pushed_labels(tmp_path: Path) -> None:
+    # the ports given: a test stack's WATERSHED_*_PORT in this process's environment must not leak in
     config = prometheus_config(
-        Settings(state_dir=tmp_path, monitoring_collector_targets=["127.0.0.1:8000", "127.0.0.1:8001"])
+        Settings(
+            state_dir=tmp_path,
+            prometheus_port=9090,
+            alertmanager_port=9095,
+            pushgateway_port=9091,
+            monitoring_collector_targets=["127.0.0.1:8000", "127.0.0.1:8001"],
+        )
     )
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     assert {name: j["static_configs"][0]["targets"] for name, j in jobs.items()} == {

@@ -10,7 +10,6 @@ inhibitions). Both are pure functions of the settings, tested without a server.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,7 +17,7 @@ import yaml
 from watershed.errors import StackError
 from watershed.paths import monitoring_dir
 from watershed.settings import Settings
-from watershed.stack.service import Service
+from watershed.stack.service import Service, write_private
 
 RULE_FILES = ("watershed.rules.yml",)
 
@@ -107,14 +106,6 @@ def alertmanager_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (it may hold a webhook URL or a routing key)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(text)
-
-
 class _Monitoring(Service):
     binary_name: str
     package: str
@@ -177,7 +168,7 @@ class Alertmanager(_Monitoring):
     port_setting = "alertmanager_port"
 
     def prepare(self) -> None:
-        _write_private(
+        write_private(
             self.home / "alertmanager.yml", yaml.safe_dump(alertmanager_config(self.settings), sort_keys=False)
         )
 

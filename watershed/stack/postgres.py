@@ -29,7 +29,7 @@ from typing import Any
 
 from watershed.errors import StackError
 from watershed.stack.process import port_open
-from watershed.stack.service import Service
+from watershed.stack.service import Service, write_private
 
 SUPERUSER = "watershed"
 DATABASES = ("airflow",)
@@ -91,9 +91,7 @@ class Postgres(Service):
         if self.settings.postgres_password is not None:
             return self.settings.postgres_password.get_secret_value()
         if not self.password_file.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            self.password_file.touch(mode=0o600)
-            self.password_file.write_text(secrets.token_urlsafe(18))
+            write_private(self.password_file, secrets.token_urlsafe(18))
         return self.password_file.read_text().strip()
 
     def url(self, database: str, driver: str = "psycopg2") -> str:
@@ -118,8 +116,7 @@ class Postgres(Service):
         if (self.data_dir / "PG_VERSION").exists():
             return
         pwfile = self.home / "initdb.pw"
-        pwfile.touch(mode=0o600)
-        pwfile.write_text(self.password + "\n")
+        write_private(pwfile, self.password + "\n")
         try:
             initdb = [str(self.bindir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
                       f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",

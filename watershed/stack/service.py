@@ -8,11 +8,20 @@ import signal
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from watershed.settings import Settings
 from watershed.stack.process import PidFile
 
 Echo = Callable[[str], None]
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (a password, a webhook URL, a routing key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
 
 
 @dataclass(frozen=True)
