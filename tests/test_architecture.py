@@ -176,3 +176,12 @@ def test_every_package_is_shipped() -> None:
 def test_the_rooms_for_the_second_wave_are_on_the_map(room: str) -> None:
     assert (ROOT / room / "README.md").is_file()
     assert f"`{room}/`" in (ROOT / "docs" / "architecture.md").read_text()
+
+
+def test_every_constraint_pins_a_registry_version() -> None:
+    """constraints.txt pins name==version only: a direct reference (``name @ file:///...`` left by
+    ``pip freeze`` after a local wheel install) cannot be installed on any other machine."""
+    lines = [line.strip() for line in (ROOT / "constraints.txt").read_text().splitlines()]
+    pins = [line for line in lines if line and not line.startswith("#")]
+    assert [p for p in pins if not p.split(";")[0].strip().count("==") == 1 or "@" in p] == []
+    assert len(pins) > 100
