@@ -59,6 +59,7 @@ def world(platform: str, accounts: list[str], campaigns: int, days: list[date], 
                         "conversions": float(conversions),
                         "conversion_value": Decimal(f"{conversions * 42.5:.2f}"),
                         "currency": "USD",
+                        "time_zone": "UTC",
                     }
                 )
     return rows

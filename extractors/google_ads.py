@@ -3,7 +3,8 @@
 Per customer (account), one run:
 
 1. reads the customer (``SELECT customer.id, customer.descriptive_name, customer.currency_code,
-   customer.time_zone FROM customer``), so every row carries the account's currency and name;
+   customer.time_zone FROM customer``), so every row carries the account's name, currency and
+   time zone (``segments.date`` is a day in that zone, amounts are in that currency);
 2. streams the whole window in one ``GoogleAdsService.SearchStream``: ``SELECT campaign.id,
    campaign.name, campaign.status, metrics.* ..., segments.date FROM campaign WHERE segments.date
    BETWEEN 'first' AND 'last'`` over the lookback window (default :data:`LOOKBACK_DAYS` days ending
@@ -265,8 +266,10 @@ class _Run:
             lambda: self._stream(customer_id, CUSTOMER_QUERY), f"reading customer {customer_id}"
         )
         customers = [row.customer for batch in customer_batches for row in batch.results]
-        if len(customers) != 1 or not customers[0].descriptive_name or not customers[0].currency_code:
-            raise GoogleAdsError(f"Google Ads customer {customer_id}: the API returned no name or currency")
+        if len(customers) != 1 or not all(
+            (customers[0].descriptive_name, customers[0].currency_code, customers[0].time_zone)
+        ):
+            raise GoogleAdsError(f"Google Ads customer {customer_id}: the API returned no name, currency or time zone")
         customer = customers[0]
         query = campaign_query(window[0], window[-1])
         batches = self._call(
@@ -280,7 +283,7 @@ class _Run:
         for number, batch in enumerate(batches):
             slices: dict[date, list[dict[str, Any]]] = {}
             for raw in batch.results:
-                row = _row(raw, customer_id, customer.descriptive_name, customer.currency_code)
+                row = _row(raw, customer_id, customer)
                 if row.date not in by_day:
                     raise GoogleAdsError(
                         f"Google Ads customer {customer_id}: a row of {row.date}, outside {window[0]}..{window[-1]}"
@@ -442,7 +445,7 @@ def _dict(message: Any) -> dict[str, Any]:
     return dict(type(message).to_dict(message, use_integers_for_enums=False, preserving_proto_field_name=True))
 
 
-def _row(raw: Any, customer_id: str, account_name: str, currency: str) -> AdPlatformDailyRow:
+def _row(raw: Any, customer_id: str, customer: Any) -> AdPlatformDailyRow:
     campaign, metrics = raw.campaign, raw.metrics
     prefix = f"customers/{customer_id}/campaigns/"
     if campaign.resource_name and not campaign.resource_name.startswith(prefix):
@@ -453,7 +456,7 @@ def _row(raw: Any, customer_id: str, account_name: str, currency: str) -> AdPlat
             date=date.fromisoformat(raw.segments.date),
             platform=Platform.GOOGLE_ADS,
             account_id=customer_id,
-            account_name=account_name,
+            account_name=customer.descriptive_name,
             campaign_id=str(campaign.id),
             campaign_name=campaign.name or str(campaign.id),
             impressions=int(metrics.impressions),
@@ -461,7 +464,8 @@ def _row(raw: Any, customer_id: str, account_name: str, currency: str) -> AdPlat
             cost=(Decimal(int(metrics.cost_micros)) / MICROS).quantize(SIX, ROUND_HALF_EVEN),
             conversions=float(metrics.conversions),
             conversion_value=value.quantize(TWO, ROUND_HALF_EVEN),
-            currency=currency,
+            currency=customer.currency_code,
+            time_zone=customer.time_zone,
         )
     except (ValueError, InvalidOperation) as e:
         raise GoogleAdsError(f"Google Ads returned a row that does not fit the contract: {e}") from None

@@ -3,7 +3,7 @@
 Per ad account, one run:
 
 1. reads the account (``GET act_<id>/``: name, currency, time zone), so every row carries the
-   account's currency and name;
+   account's name, currency and time zone (``date_start`` is a day in that zone);
 2. starts one async insights job for the whole window (``level=campaign``, ``time_increment=1``,
    ``time_range`` = the lookback window, default :data:`LOOKBACK_DAYS` days ending ``end``: Meta
    restates recent days, so each run re-extracts and replaces them), polls it (``api_get``,
@@ -215,9 +215,9 @@ class _Run:
         account = AdAccount(f"act_{account_id}", api=self.api)
         self._call(lambda: account.api_get(fields=list(ACCOUNT_FIELDS)), f"reading account act_{account_id}")
         account_response = account.export_all_data()
-        name, currency = account.get("name"), account.get("currency")
-        if not name or not currency:
-            raise MetaAdsError(f"Meta Ads account act_{account_id}: the API returned no name or currency")
+        name, currency, zone = account.get("name"), account.get("currency"), account.get("timezone_name")
+        if not name or not currency or not zone:
+            raise MetaAdsError(f"Meta Ads account act_{account_id}: the API returned no name, currency or time zone")
 
         params = {
             "level": "campaign",
@@ -241,7 +241,7 @@ class _Run:
         for page in cursor.pages:
             page_days: set[date] = set()
             for raw in page.get("data", []):
-                row = _row(raw, account_id, name, currency)
+                row = _row(raw, account_id, name, currency, zone)
                 if row.date not in by_day:
                     raise MetaAdsError(
                         f"Meta Ads act_{account_id}: a row of {row.date}, outside {window[0]}..{window[-1]}"
@@ -399,7 +399,9 @@ def _decimal(value: Any, name: str) -> Decimal:
         raise MetaAdsError(f"Meta Ads returned a non-number {name}: {value!r}") from None
 
 
-def _row(raw: Mapping[str, Any], account_id: str, account_name: str, currency: str) -> AdPlatformDailyRow:
+def _row(
+    raw: Mapping[str, Any], account_id: str, account_name: str, currency: str, time_zone: str
+) -> AdPlatformDailyRow:
     if raw.get("date_start") != raw.get("date_stop"):
         raise MetaAdsError(
             f"Meta Ads returned a row of more than one day: {raw.get('date_start')}..{raw.get('date_stop')}"
@@ -420,6 +422,7 @@ def _row(raw: Mapping[str, Any], account_id: str, account_name: str, currency: s
             conversions=float(_action(raw.get("actions"))),
             conversion_value=_action(raw.get("action_values")).quantize(TWO, ROUND_HALF_EVEN),
             currency=currency,
+            time_zone=time_zone,
         )
     except (KeyError, ValueError) as e:
         raise MetaAdsError(f"Meta Ads returned a row that does not fit the contract: {e}") from None

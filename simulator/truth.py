@@ -12,7 +12,9 @@ implementation (Spark, DuckDB, dbt) of the contract's rules:
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
@@ -23,9 +25,11 @@ from simulator.config import GeneratorConfig
 from simulator.faults import MALFORMED_KINDS, FaultPlan, fields, pii_fields
 from simulator.frame import TYPE_CODE, Frame
 from simulator.ids import numbered_strings, uuid_strings
+from simulator.rates import daily_rates
 from simulator.sorting import composite, sort_order
 from simulator.world import ACCOUNTS, World
 from watershed.contract import SESSION_EVENT_TYPES, SESSION_GAP, Platform
+from watershed.contract.fields import SHOP_CURRENCY
 
 DAY_MS = 86_400_000
 GAP_MS = int(SESSION_GAP.total_seconds() * 1000)
@@ -178,13 +182,26 @@ def _revenue_daily(frame: Frame, valid: np.ndarray, config: GeneratorConfig) -> 
 def campaign_table(
     frame: Frame, include: np.ndarray, world: World, config: GeneratorConfig, *, platform_rows: bool
 ) -> pa.Table:
-    """Per (day, campaign) ad totals of the `include`d events: the truth's campaign_totals, or,
-    with `platform_rows`, the ad platforms' daily report rows (contract AdPlatformDailyRow)."""
+    """Per (day, campaign) ad totals of the `include`d events: the truth's campaign_totals (UTC
+    days, the shop's currency), or, with `platform_rows`, the ad platforms' daily report rows
+    (contract AdPlatformDailyRow): days in the account's time zone, amounts in its currency at
+    the day's rate (simulator/rates.py), rounded to micros (cost) and cents (value)."""
     ads = include & (frame["campaign"] >= 0)
-    day = (frame["t"][ads] - config.window_start_ms) // DAY_MS
+    t = frame["t"][ads]
     campaign = frame["campaign"][ads].astype(np.int64)
-    cell = day * len(world.campaign_ids) + campaign
-    size = config.days * len(world.campaign_ids)
+    account = [ACCOUNTS[p] for p in Platform]  # per platform index
+    if platform_rows:
+        zone_of = np.array([a[2] for a in account])[world.campaign_platform[campaign]]
+        day = np.empty(len(t), dtype=np.int64)
+        for zone in np.unique(zone_of).tolist():
+            mine = zone_of == zone
+            day[mine] = local_epoch_days(t[mine], zone)
+    else:
+        day = t // DAY_MS
+    first = int(day.min()) if len(day) else config.window_start_ms // DAY_MS
+    width = len(world.campaign_ids)
+    cell = (day - first) * width + campaign
+    size = (int(day.max()) - first + 1 if len(day) else 0) * width
     etype = frame["etype"][ads]
 
     def count(name: str) -> np.ndarray:
@@ -194,30 +211,56 @@ def campaign_table(
     cost = _sum_by(cell, np.maximum(frame["cost"][ads], 0), size)
     value = _sum_by(cell, np.maximum(frame["value"][ads], 0), size)
     active = np.flatnonzero(impressions + clicks + conversions > 0)
-    days, campaigns = active // len(world.campaign_ids), active % len(world.campaign_ids)
-    platform = np.array([p.value for p in Platform])[world.campaign_platform[campaigns]]
+    days, campaigns = first + active // width, active % width
+    platform_index = world.campaign_platform[campaigns]
+    platform = np.array([p.value for p in Platform])[platform_index]
+    cost, value = cost[active], value[active]
     ones = np.ones(len(active), dtype=bool)
     columns = {
-        "date": _dates(config.window_start_ms + days * DAY_MS),
+        "date": pa.array(days.astype(np.int32), pa.date32()),
         "platform": pa.array(platform.tolist(), pa.string()),
     }
     if platform_rows:
-        accounts = [ACCOUNTS[Platform(p)] for p in platform.tolist()]
+        accounts = [account[i] for i in platform_index.tolist()]
         columns["account_id"] = pa.array([a[0] for a in accounts], pa.string())
         columns["account_name"] = pa.array([a[1] for a in accounts], pa.string())
+        for i, (_, _, _, currency) in enumerate(account):
+            mine = platform_index == i
+            to_account = daily_rates(currency, SHOP_CURRENCY, days[mine])  # shop currency per account unit
+            cost[mine] = np.rint(cost[mine] / to_account).astype(np.int64)
+            value[mine] = np.rint(value[mine] / to_account).astype(np.int64)
     columns["campaign_id"] = pa.array([world.campaign_ids[c] for c in campaigns], pa.string())
     if platform_rows:
         columns["campaign_name"] = pa.array([world.campaign_names[c] for c in campaigns], pa.string())
     columns |= {
         "impressions": pa.array(impressions[active], pa.int64()),
         "clicks": pa.array(clicks[active], pa.int64()),
-        "cost": decimals(cost[active], ones, 6),
+        "cost": decimals(cost, ones, 6),
         "conversions": pa.array(conversions[active], pa.float64() if platform_rows else pa.int64()),
-        "conversion_value": decimals(value[active], ones, 2),
+        "conversion_value": decimals(value, ones, 2),
     }
     if platform_rows:
         columns["currency"] = pa.array([a[3] for a in accounts], pa.string())
+        columns["time_zone"] = pa.array([a[2] for a in accounts], pa.string())
     return pa.table(columns)
+
+
+def local_epoch_days(t_ms: np.ndarray, zone: str) -> np.ndarray:
+    """The day (days since 1970-01-01) in time zone `zone` of each UTC instant (epoch ms),
+    daylight saving included: local midnights as UTC instants, then a search."""
+    if len(t_ms) == 0:
+        return np.zeros(0, dtype=np.int64)
+    tz = ZoneInfo(zone)
+    lo, hi = int(t_ms.min()) // DAY_MS - 2, int(t_ms.max()) // DAY_MS + 2
+    epoch = dt.date(1970, 1, 1).toordinal()
+    midnights = np.array(
+        [
+            int(dt.datetime.combine(dt.date.fromordinal(epoch + d), dt.time(), tz).timestamp() * 1000)
+            for d in range(lo, hi + 1)
+        ],
+        dtype=np.int64,
+    )
+    return lo + np.searchsorted(midnights, t_ms, side="right") - 1
 
 
 def _faults(

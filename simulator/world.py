@@ -100,10 +100,12 @@ CAMPAIGNS = (
 )
 ADS_PER_CAMPAIGN = 3
 # The shop's ad account on each platform: (account id, name, time zone, currency). The platforms
-# report days in the account's time zone; the simulated accounts report UTC days in USD.
+# report days in the account's time zone and amounts in its currency; neither is the shop's (UTC
+# days, USD), as with a shop whose ad accounts were opened by its London and Berlin offices. Both
+# zones are east of UTC, so at 02:00 UTC (ad_campaign_daily) their yesterday has ended.
 ACCOUNTS = {
-    Platform.GOOGLE_ADS: ("4051987236", "Watershed Shop (Google Ads)", "UTC", "USD"),
-    Platform.FACEBOOK_ADS: ("1020304050607080", "Watershed Shop (Meta)", "UTC", "USD"),
+    Platform.GOOGLE_ADS: ("4051987236", "Watershed Shop (Google Ads)", "Europe/London", "GBP"),
+    Platform.FACEBOOK_ADS: ("1020304050607080", "Watershed Shop (Meta)", "Europe/Berlin", "EUR"),
 }
 
 

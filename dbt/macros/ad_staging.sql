@@ -21,6 +21,7 @@ renamed as (
         campaign_id,
         campaign_name,
         currency,
+        time_zone,
         impressions,
         clicks,
         cost as spend,

@@ -73,7 +73,8 @@ AD_PLATFORM_ROW: dict[str, Any] = {
     "cost": "118.42",
     "conversions": 7.5,
     "conversion_value": "640.00",
-    "currency": "USD",
+    "currency": "EUR",
+    "time_zone": "Europe/Berlin",
 }
 
 

@@ -129,3 +129,9 @@ def test_ad_platform_rows(ad_platform_row: dict[str, Any]) -> None:
     assert validate_ad_platform_row(ad_platform_row).ok
     bad = validate_ad_platform_row({**ad_platform_row, "clicks": -1, "platform": "tiktok_ads"})
     assert {e.field for e in bad.errors} == {"clicks", "platform"}
+    zone = validate_ad_platform_row({**ad_platform_row, "time_zone": "Europe/Atlantis"})
+    assert [(e.field, e.message) for e in zone.errors] == [
+        ("time_zone", "unknown time zone 'Europe/Atlantis' (an IANA name such as Europe/Berlin)")
+    ]
+    missing = validate_ad_platform_row({k: v for k, v in ad_platform_row.items() if k != "time_zone"})
+    assert [(e.field, e.message) for e in missing.errors] == [("time_zone", "Field required")]

@@ -2,10 +2,13 @@
 Google Ads API over gRPC with TLS, the real facebook-business client against the fake Graph API
 over HTTP, the lake, the ads checkpoint, the DuckDB load, dbt and the ad marts checkpoint. The
 marts are compared with an independent recomputation (Python's statistics.median over the rows
-the fakes serve), and a second run leaves every ad mart row as it was."""
+the fakes serve, converted with the rates file read here), and a second run leaves every ad mart
+row as it was. The accounts report in pounds (London) and euros (Berlin), and the window crosses
+the first of a month, where the rates file changes both rates."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -14,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-START, DAYS = date(2026, 11, 18), 3
+START, DAYS = date(2026, 11, 30), 3
 DS = START + timedelta(days=DAYS - 1)
 
 
@@ -122,15 +126,31 @@ def _ratio(a: float, b: float) -> float | None:
     return None if not b else a / b
 
 
-def test_the_report_holds_exactly_the_rows_the_platform_served(runs, fake) -> None:  # type: ignore[no-untyped-def]
+def _usd_rate(currency: str, day: date) -> Decimal:
+    """The rates file's rate of the day: the last row of the pair at or before it."""
+    with (ROOT / "dbt" / "seeds" / "ads" / "currency_rates.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if (r["from_currency"], r["to_currency"]) == (currency, "USD")]
+    return max((date.fromisoformat(r["valid_from"]), Decimal(r["rate"])) for r in rows
+               if date.fromisoformat(r["valid_from"]) <= day)[1]  # fmt: skip
+
+
+def _usd(amount: Decimal, rate: Decimal, places: str) -> Decimal:
+    return (amount * rate).quantize(Decimal(places), ROUND_HALF_UP)
+
+
+def test_the_report_holds_exactly_the_rows_the_platform_served_in_dollars(runs, fake) -> None:  # type: ignore[no-untyped-def]
     served = sorted(
         (r.date, r.platform.value, r.account_id, r.account_name, r.campaign_id, r.campaign_name, r.clicks,
-         r.impressions, r.cost, r.conversions, r.conversion_value, r.currency)
+         r.impressions, _usd(r.cost, rate, "0.000001"), r.conversions, _usd(r.conversion_value, rate, "0.01"), "USD",
+         r.currency, r.time_zone, rate, r.cost, r.conversion_value)
         for r in fake.rows(START, DS)
+        for rate in [_usd_rate(r.currency, r.date)]
     )  # fmt: skip
     assert {(r[1], r[0]) for r in served} == {
         (platform, START + timedelta(days=n)) for platform in ("facebook_ads", "google_ads") for n in range(DAYS)
     }  # both platforms, every day
+    assert {(r[12], r[13]) for r in served} == {("GBP", "Europe/London"), ("EUR", "Europe/Berlin")}
+    assert len({r[14] for r in served}) == 4  # two currencies, each at two rates (the window spans a month's first)
     assert runs[0]["ad_reporting__campaign_report"] == served
 
 
@@ -139,11 +159,12 @@ def test_rates_and_medians_equal_an_independent_recomputation(runs, fake) -> Non
     rates = {
         (r.date, r.platform.value, r.campaign_id): {
             "ctr": _ratio(r.clicks, r.impressions),
-            "cpc": _ratio(float(r.cost), r.clicks),
+            "cpc": _ratio(float(spend), r.clicks),
             "cvr": _ratio(r.conversions, r.clicks),
-            "cpa": _ratio(float(r.cost), r.conversions),
+            "cpa": _ratio(float(spend), r.conversions),
         }
         for r in rows
+        for spend in [_usd(r.cost, _usd_rate(r.currency, r.date), "0.000001")]
     }
     medians = {}  # per date and platform
     for day, platform in {(d, p) for d, p, _ in rates}:

@@ -100,8 +100,9 @@ def _key(row: AdPlatformDailyRow) -> tuple[date, str]:
 
 
 def _generated_rows(generated: Path, platform: str) -> list[dict[str, Any]]:
+    """The generated rows of START..END (Berlin's day after the window holds its last UTC hour)."""
     files = sorted((generated / "ad_platform" / platform).glob("*/rows.parquet"))
-    return [r for path in files for r in pq.read_table(path).to_pylist()]
+    return [r for path in files for r in pq.read_table(path).to_pylist() if START <= r["date"] <= END]
 
 
 def test_the_extraction_reads_both_fakes_from_their_env_file_alone(fake_env, generated, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -171,7 +171,9 @@ def test_happy_path_rows_equal_the_served_world(settings: Settings, serve: Any, 
     assert [w.rows for w in report.days_written][-2:] == [0, 0] and len(lake_files(settings)) == 2 * DAYS
     assert (report.api_calls, report.retries, report.waits, report.token_refreshes) == (2, 0, [], 1)
     assert clock.sleeps == []
-    assert all(r.currency == "USD" and r.account_name == "Watershed Shop (Google Ads)" for r in truth)
+    assert {(r.account_name, r.currency, r.time_zone) for r in truth} == {
+        ("Watershed Shop (Google Ads)", "GBP", "Europe/London")
+    }
 
     # one customer query, one SearchStream over the window, both with the client's headers
     customer, campaigns = fake.calls
@@ -211,7 +213,7 @@ def test_money_and_conversions_are_mapped_exactly(settings: Settings, serve: Any
         )
     assert sum(r.conversions for r in stored.values()) == sum(r.conversions for r in fake.rows(START, END)) > 0
     first = bronze(settings, START)
-    assert first[0]["customer"]["results"][0]["customer"]["currency_code"] == "USD"
+    assert first[0]["customer"]["results"][0]["customer"]["currency_code"] == "GBP"
     assert first[1] == {"query": {"customer_id": ACCOUNT, "gaql": fake.calls[1].query}}
     assert bronze(settings, END)[2:] == []  # an empty day: the customer and the query, no batch
 

@@ -31,6 +31,7 @@ def row(campaign: str, clicks: int, day: date = D, account: str = "4051987236") 
         conversions=1.5,
         conversion_value=Decimal("20.00"),
         currency="USD",
+        time_zone="UTC",
     )
 
 

@@ -131,7 +131,9 @@ def test_happy_path_rows_equal_the_served_world(settings: Settings, serve: Any, 
     assert [(w.account_id, w.day) for w in report.days_written] == [(ACCOUNT, d) for d in WINDOW]
     assert report.accounts == [ACCOUNT]
     assert (report.retries, report.api_calls) == (0, len(fake.requests))
-    assert all(r.currency == "USD" and r.account_name == "Watershed Shop (Meta)" for r in truth)
+    assert {(r.account_name, r.currency, r.time_zone) for r in truth} == {
+        ("Watershed Shop (Meta)", "EUR", "Europe/Berlin")
+    }
 
     # pagination: ceil(n / page) result pages, each after the first with the previous page's cursor
     pages = [r for r in fake.requests if r.kind == "job_results"]
@@ -156,7 +158,7 @@ def test_conversions_come_from_one_action_type_not_the_aliases(settings: Setting
         Path(str(settings.lake_uri)) / f"bronze/ad_platform/facebook_ads/dt={START}/account={ACCOUNT}/responses.json"
     )
     responses = [json.loads(line) for line in bronze.read_text().splitlines()]
-    assert list(responses[0]) == ["account"] and responses[0]["account"]["currency"] == "USD"
+    assert list(responses[0]) == ["account"] and responses[0]["account"]["currency"] == "EUR"
     assert responses[1]["report_run"]["async_status"] == "Job Completed"
     raw = [row for r in responses[2:] for row in r["insights_page"]["data"]]
     bought = [row for row in raw if "action_values" in row]

@@ -11,6 +11,7 @@ import pytest
 
 from simulator import FaultRates, GeneratorConfig, event_schema, generate
 from watershed.contract import arrow_schema, validate_ad_platform_row
+from watershed.paths import dbt_project_dir
 
 SMALL = GeneratorConfig(seed=5, days=2, events=4_000, faults=FaultRates(0.02, 0.02, 0.02, 0.02, 0.05, 0.02))
 
@@ -52,13 +53,48 @@ def test_files_carry_the_contract_schemas(dataset: Path) -> None:
 
 
 def test_ad_platform_rows_are_valid_and_cover_the_valid_stream(dataset: Path, duck: Any) -> None:
+    """The platforms report every event they served, on the account's day in its currency; the
+    stream (the truth's valid events, UTC and dollars) loses the malformed ones. Recomputed
+    here in DuckDB: the valid ad events on each account's local day (ICU's time zones), their
+    cost converted at the rates file's rate of that day."""
     rows = pq.read_table(dataset / "ad_platform", partitioning=None).to_pylist()
     assert rows and all(validate_ad_platform_row(r).ok for r in rows)
-    over = duck.sql(
-        """select count(*) from ad_platform a join campaign_totals t using (date, platform, campaign_id)
-           where a.impressions < t.impressions or a.clicks < t.clicks or a.cost < t.cost"""
-    ).fetchone()
-    assert over == (0,)  # the platform reports everything it served; the stream loses malformed events
+    assert {(r["platform"], r["currency"], r["time_zone"]) for r in rows} == {
+        ("google_ads", "GBP", "Europe/London"), ("facebook_ads", "EUR", "Europe/Berlin")
+    }  # fmt: skip
+    rates = dbt_project_dir() / "seeds" / "ads" / "currency_rates.csv"
+    short = duck.sql(
+        f"""
+        with accounts as (select distinct platform, time_zone, currency from ad_platform),
+        rates as (
+            select from_currency, valid_from, rate,
+                lead(valid_from) over (partition by from_currency order by valid_from) as valid_until
+            from read_csv('{rates}', header = true) where to_currency = 'USD'
+        ),
+        valid as (
+            select * from events where position not in (select position from faults where kind = 'malformed')
+            qualify row_number() over (partition by event_id order by received_at, position) = 1
+        ),
+        stream as (
+            select timezone(accounts.time_zone, occurred_at)::date as date, valid.platform, campaign_id,
+                count(*) filter (event_type = 'impression') as impressions,
+                count(*) filter (event_type = 'click') as clicks,
+                coalesce(sum(cost), 0) as cost_usd
+            from valid join accounts using (platform) where campaign_id is not null group by all
+        )
+        select stream.*, a.impressions, a.clicks, a.cost * rates.rate as reported_usd
+        from stream
+        left join ad_platform a using (date, platform, campaign_id)
+        left join rates on rates.from_currency = a.currency and a.date >= rates.valid_from
+            and (rates.valid_until is null or a.date < rates.valid_until)
+        where a.impressions is null or a.impressions < stream.impressions or a.clicks < stream.clicks
+            or a.cost * rates.rate < stream.cost_usd - 0.000001 * rates.rate
+        """
+    ).fetchall()
+    assert short == []
+    # an hour of Berlin's day after the window (23:00 UTC of the window's last day) is reported
+    last = duck.sql("select max(date) from campaign_totals").fetchone()[0]
+    assert {r["platform"] for r in rows if r["date"] > last} == {"facebook_ads"}
 
 
 def test_traffic_looks_like_a_shop(duck: Any, summary: dict[str, Any]) -> None:

@@ -36,7 +36,8 @@ def test_dbt_build_is_green_with_unit_tests(built):
     summary = _summary(output)
     assert summary["ERROR"] == summary["WARN"] == summary["SKIP"] == 0
     assert summary["PASS"] == summary["TOTAL"] > 100
-    assert re.search(r"Finished running 7 incremental models, 5 table models, \d+ data tests, 12 unit tests", output)
+    finished = [line for line in output.splitlines() if "Finished running" in line]
+    assert re.search(r"7 incremental models, 1 seed, 5 table models, \d+ data tests, 13 unit tests", finished[-1])
 
 
 def test_sessions_and_events(built):

@@ -232,7 +232,7 @@ def _ad_row(day: date, platform: str, account: str, campaign: str, clicks: int):
     return AdPlatformDailyRow(
         date=day, platform=platform, account_id=account, account_name=f"Shop ({platform})", campaign_id=campaign,
         campaign_name=f"Campaign {campaign}", impressions=1_000, clicks=clicks, cost=Decimal("12.345678"),
-        conversions=1.5, conversion_value=Decimal("40.00"), currency="USD",
+        conversions=1.5, conversion_value=Decimal("40.00"), currency="USD", time_zone="America/New_York",
     )  # fmt: skip
 
 
@@ -257,12 +257,12 @@ def test_the_ads_group_loads_the_silver_ad_rows_and_leaves_the_shop_tables_alone
 
     assert (report["group"], report["rows"]) == ("ads", {"ad_platform_daily": 3})
     assert wh.query(
-        "select platform, account_id, campaign_id, clicks, cost, conversion_value, currency, dt "
+        "select platform, account_id, campaign_id, clicks, cost, conversion_value, currency, time_zone, dt "
         "from raw.ad_platform_daily order by all"
     ) == [
-        ("facebook_ads", "222", "f1", 20, Decimal("12.345678"), Decimal("40.00"), "USD", day),
-        ("facebook_ads", "222", "f2", 30, Decimal("12.345678"), Decimal("40.00"), "USD", day),
-        ("google_ads", "111", "g1", 10, Decimal("12.345678"), Decimal("40.00"), "USD", day),
+        ("facebook_ads", "222", "f1", 20, Decimal("12.345678"), Decimal("40.00"), "USD", "America/New_York", day),
+        ("facebook_ads", "222", "f2", 30, Decimal("12.345678"), Decimal("40.00"), "USD", "America/New_York", day),
+        ("google_ads", "111", "g1", 10, Decimal("12.345678"), Decimal("40.00"), "USD", "America/New_York", day),
     ]
     assert {t.name: wh.rows(f"raw.{t.name}", "all") for t in lakedata.RAW_TABLES} == shop
     wh.load(day)  # the shop's day again: the ad rows stay

@@ -2,8 +2,10 @@
 
 Both APIs are mapped onto this one row (Google's ``cost_micros`` becomes ``cost`` with six
 decimals; Facebook's ``spend`` string becomes ``cost``), so everything after extraction sees one
-shape. Relations between columns (clicks <= impressions) are quality checks, not validation: a
-platform's own numbers are stored as reported and flagged, never dropped.
+shape. Each row names the account's currency and time zone: ``date`` is a day in that zone and
+every amount is in that currency, as the platforms report them. Relations between columns
+(clicks <= impressions) are quality checks, not validation: a platform's own numbers are stored
+as reported and flagged, never dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from watershed.contract.fields import AdCost, Count, Currency, Identifier, Money, Platform, req
+from watershed.contract.fields import AdCost, Count, Currency, Identifier, Money, Platform, TimeZoneName, req
 
 CampaignName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 AccountName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -36,3 +38,4 @@ class AdPlatformDailyRow(BaseModel):
     conversions: float = req("conversions", ge=0)
     conversion_value: Money = req("conversion_value")
     currency: Currency = req("currency")
+    time_zone: TimeZoneName = req("time_zone")

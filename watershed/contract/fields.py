@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
@@ -74,6 +75,14 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _known_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
+    return value
+
+
 EventId = Annotated[
     str, StringConstraints(max_length=64), AfterValidator(_canonical_uuid), Field(json_schema_extra={"format": "uuid"})
 ]
@@ -87,6 +96,7 @@ PlaceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 PersonalData = Annotated[str, StringConstraints(min_length=1, max_length=320), PersonalDataMarker()]
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_known_time_zone)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Quantity = Annotated[int, Field(ge=1, le=1000)]
 # Money in the currency's major unit with cents; ad cost keeps micros as Google Ads reports it
@@ -144,6 +154,7 @@ FIELD_DOCS: dict[str, str] = {
     "clicks": "Clicks on the day.",
     "conversions": "Conversions attributed on the day (fractional when the platform splits credit).",
     "conversion_value": "Value of the day's conversions in `currency`.",
+    "time_zone": "The ad account's time zone (IANA name, e.g. Europe/Berlin): the zone `date` is a day of.",
 }
 
 

@@ -1,12 +1,13 @@
 {#- The source document's campaign performance mart (docs/ads.md): per campaign and day, CTR,
-    CPC, CVR, CPA and the efficiency score; the median of each per day, platform and currency
-    (the benchmark), and each campaign's place against it: above / at / below, within 20% of the
+    CPC, CVR, CPA and the efficiency score, money in the reporting currency
+    (ad_reporting__campaign_report); the median of each per day and platform (the benchmark), and each campaign's place against it: above / at / below, within 20% of the
     median being "at". For CPC and CPA lower is better, so their sense is inverted.
 
     Where this differs from the document, on purpose: a rate whose denominator is 0 is null,
     not 0 (a campaign without conversions has no CPA; as 0 it would be the best CPA of the day
-    and pull the median down), so medians ignore it and its flag is null; benchmarks are per
-    currency, because a median of CPCs in two currencies means nothing. -#}
+    and pull the median down), so medians ignore it and its flag is null; and CPC and CPA are
+    compared in one currency, the reporting one: a median of CPCs in pounds and euros means
+    nothing. -#}
 {%- set metrics = {'ctr': 'higher', 'cpc': 'lower', 'cvr': 'higher', 'cpa': 'lower'} -%}
 
 with
@@ -47,13 +48,12 @@ benchmark as (
     select
         date_day,
         platform,
-        currency,
         {%- for metric in metrics %}
         {{ percentile_cont(metric, 0.5) }} as median_{{ metric }}{{ "," if not loop.last }}
         {%- endfor %}
 
     from performance
-    group by date_day, platform, currency
+    group by date_day, platform
 
 ),
 
@@ -80,7 +80,6 @@ final as (
     left join benchmark
         on benchmark.date_day = performance.date_day
         and benchmark.platform = performance.platform
-        and benchmark.currency = performance.currency
 
 )
 

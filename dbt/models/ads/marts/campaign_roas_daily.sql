@@ -4,9 +4,11 @@
     campaign and the order, and the shop's purchase of that order (fct_user_events) gives its
     revenue. ROAS by each, and the gap between them.
 
-    The day is the conversion's (UTC); the report's is the account's day (docs/ads.md: every
-    account here reports in UTC). An order counts once per campaign and day however many
-    conversion events name it. -#}
+    Money is in the reporting currency (the report's, converted at the day's rate; the shop's
+    revenue is in the shop's currency, which the tests require to be the same). The day is the
+    account's: a conversion counts on its day in the time zone of the account that runs the
+    campaign, as the platform counts it (UTC for a campaign no report row names). An order counts
+    once per campaign and day however many conversion events name it. -#}
 with
 
 report as (
@@ -17,6 +19,7 @@ report as (
         campaign_id,
         max(account_id) as account_id,
         max(currency) as currency,
+        max(account_time_zone) as account_time_zone,
         sum(spend) as spend,
         sum(conversions) as reported_conversions,
         sum(conversions_value) as reported_conversions_value
@@ -26,16 +29,27 @@ report as (
 
 ),
 
+zones as (
+
+    select platform, campaign_id, max(account_time_zone) as time_zone
+    from {{ ref('ad_reporting__campaign_report') }}
+    group by platform, campaign_id
+
+),
+
 conversions as (
 
     select distinct
-        cast(occurred_at as date) as date_day,
-        ad_platform as platform,
-        campaign_id,
-        order_id
+        {{ local_date('events.occurred_at', "coalesce(zones.time_zone, 'UTC')") }} as date_day,
+        events.ad_platform as platform,
+        events.campaign_id,
+        events.order_id
 
-    from {{ ref('fct_user_events') }}
-    where event_type = 'conversion' and order_id is not null
+    from {{ ref('fct_user_events') }} as events
+    left join zones
+        on zones.platform = events.ad_platform
+        and zones.campaign_id = events.campaign_id
+    where events.event_type = 'conversion' and events.order_id is not null
 
 ),
 
@@ -73,6 +87,7 @@ final as (
         report.account_id,
         coalesce(report.campaign_id, attributed.campaign_id) as campaign_id,
         coalesce(report.currency, attributed.shop_currency) as currency,
+        attributed.shop_currency,
         coalesce(report.spend, 0) as spend,
         coalesce(report.reported_conversions, 0) as reported_conversions,
         coalesce(report.reported_conversions_value, 0) as reported_conversions_value,
