@@ -39,6 +39,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "WATERSHED_PROMETHEUS_PORT": str(free_port(19190)),
         "WATERSHED_PUSHGATEWAY_PORT": str(free_port(19191)),
         "WATERSHED_ALERTMANAGER_PORT": str(free_port(19195)),
+        "WATERSHED_EXPORTER_PORT": str(free_port(19108)),
     }
 
 

@@ -121,6 +121,7 @@ ROOMS = {
     "warehouse/": ["warehouse"],
     "quality/": ["quality"],
     "extractors/": ["ads"],
+    "monitoring/": ["monitor"],
 }
 
 
@@ -139,7 +140,7 @@ def test_help_lists_every_command_under_its_room(capsys: pytest.CaptureFixture[s
     text = capsys.readouterr().out
     sections = help_sections(text)
     assert {heading: sections.get(heading) for heading in ROOMS} == ROOMS
-    assert sections["Rooms without a command of their own"] == ["monitoring/"]
+    assert "Rooms without a command of their own" not in sections  # every room has one
     listed = [name for heading in ROOMS for name in sections[heading]]
     assert sorted(listed) == sorted(cli.list_commands(None))  # type: ignore[arg-type]
     assert re.search(r"^  ad-counters +Live per-campaign ad counters", text, re.MULTILINE)

@@ -45,6 +45,7 @@ LONG_RUNNING = {
     "ad-apis",
     "prometheus",
     "pushgateway",
+    "exporter",
     "grafana",
 } | AIRFLOW
 EXPECTED_SERVICES = LONG_RUNNING | ONE_SHOT
@@ -430,6 +431,9 @@ def check_monitoring(compose: dict[str, Any]) -> list[str]:
             problems.append(f"prometheus: rule file {rule_file} is not the mounted monitoring/rules/{name}")
     if "pushgateway:9091" not in targets.get("pushgateway", set()) or not jobs["pushgateway"].get("honor_labels"):
         problems.append("prometheus.yml: the Pushgateway is not scraped with honor_labels")
+    exporter_command = services.get("exporter", {}).get("command", [])
+    if "exporter:9108" not in targets.get("watershed", set()) or exporter_command[-2:] != ["--port", "9108"]:
+        problems.append("prometheus.yml: no job `watershed` scraping the exporter service on exporter:9108")
 
     grafana_mounts = dict((target, source) for source, target in bind_mounts(services["grafana"]))
     provisioning = grafana_mounts.get("/etc/grafana/provisioning")
@@ -628,6 +632,10 @@ MUTATIONS = {
             ["services", "prometheus", "volumes"],
             ["./docker/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"],
         ),
+    ),
+    "exporter on another port": (
+        check_monitoring,
+        _set(["services", "exporter", "command"], ["watershed", "monitor", "exporter", "--port", "9000"]),
     ),
     "one-shot restarts": (check_restart_policies, _set(["services", "kafka-init", "restart"], "unless-stopped")),
 }

@@ -41,6 +41,7 @@ _COMMANDS = [
     "quality.cli:quality",
     "warehouse.cli:warehouse",
     "extractors.cli:ads",
+    "monitoring.cli:monitor",
 ]
 
 # The rooms of docs/architecture.md in the order `watershed --help` lists them, with a heading each.
@@ -51,7 +52,7 @@ _ROOMS = {
     "spark_jobs": "spark_jobs/ - landing, the batch jobs and the real-time job",
     "warehouse": "warehouse/ - the warehouse (DuckDB or Snowflake) and dbt",
     "quality": "quality/ - the quality gates and the event ledger",
-    "monitoring": "monitoring/ - the pipeline's own metrics, written by the jobs",
+    "monitoring": "monitoring/ - the platform's own metrics and alert rules",
     "extractors": "extractors/ - the ad platforms' campaign reports, into the lake",
 }
 

@@ -170,6 +170,11 @@ class Settings(BaseSettings):
     monitoring_scrape_interval: str = Field("15s", pattern=r"^\d+(ms|s|m)$")
     # the collectors Prometheus scrapes (`watershed collector serve` listens on 8000)
     monitoring_collector_targets: list[str] = Field(default_factory=lambda: ["127.0.0.1:8000"])
+    # the platform's own state as metrics (`watershed monitor exporter`, monitoring/exporter.py):
+    # pipeline runs from Airflow's metadata database (default: the stack's PostgreSQL), consumer
+    # lag, the real-time job's heartbeat, the warehouse's freshness
+    exporter_port: int = Field(9108, ge=1, le=65535)
+    monitoring_airflow_db_url: SecretStr | None = None
     # Alertmanager's routes: every alert to Slack (an incoming webhook), the critical ones also to
     # PagerDuty (Events API v2, with the integration's routing key); unset: that receiver is off
     alert_slack_webhook_url: SecretStr | None = None

@@ -24,13 +24,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from watershed.lake.hadoop import LakeFS
     from watershed.settings import Settings
 
 Offsets = dict[tuple[str, int], int]
+
+
+class TextFiles(Protocol):
+    """What reading a checkpoint needs: the Hadoop filesystem (watershed.lake.hadoop.LakeFS) in
+    Spark jobs, pyarrow's in the exporter."""
+
+    def files(self, uri: str) -> list[str]: ...
+
+    def read_text(self, uri: str) -> str | None: ...
 
 
 def parse_offsets(text: str) -> Offsets:
@@ -59,7 +67,7 @@ def behind(committed: Offsets, wanted: Offsets) -> Offsets:
     return {tp: committed.get(tp, 0) for tp, offset in sorted(wanted.items()) if committed.get(tp, 0) < offset}
 
 
-def committed_offsets(fs: LakeFS, checkpoint: str) -> Offsets | None:
+def committed_offsets(fs: TextFiles, checkpoint: str) -> Offsets | None:
     """The offsets the checkpoint's last committed batch reached, or None without a commit."""
     batch = last_committed(fs.files(f"{checkpoint}/commits"))
     if batch is None:

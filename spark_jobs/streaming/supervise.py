@@ -63,23 +63,32 @@ def lag_from(end_offsets: dict[str, dict[str, int]], latest: dict[str, dict[str,
     }
 
 
-def latest_offsets(settings: Settings, topics: tuple[str, ...]) -> dict[str, dict[str, int]]:
+def latest_offsets(
+    settings: Settings, topics: tuple[str, ...], *, timeout: float = 10.0, quiet: bool = False
+) -> dict[str, dict[str, int]]:
+    """The broker's end offset of every partition of `topics`. `quiet`: librdkafka's own
+    connection errors are not printed (the caller reports the failure once)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "watershed-stream-lag"})
+    config: dict[str, Any] = {"bootstrap.servers": settings.kafka_bootstrap, "group.id": "watershed-stream-lag"}
+    if quiet:
+        config["log_level"] = 2  # syslog critical: not the "connection refused" errors of a retry loop
+    consumer = Consumer(config)
     try:
-        metadata = consumer.list_topics(timeout=10)
+        metadata = consumer.list_topics(timeout=timeout)
         out: dict[str, dict[str, int]] = {}
         for topic in topics:
             for part in metadata.topics[topic].partitions if topic in metadata.topics else {}:
-                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, part), timeout=10)
+                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, part), timeout=timeout)
                 out.setdefault(topic, {})[str(part)] = int(high)
         return out
     finally:
         consumer.close()
 
 
-def status(settings: Settings, config: StreamConfig, *, with_lag: bool = True) -> dict[str, Any]:
+def status(
+    settings: Settings, config: StreamConfig, *, with_lag: bool = True, lag_timeout: float = 10.0, quiet: bool = False
+) -> dict[str, Any]:
     heartbeat = read_json(config.heartbeat)
     queries = heartbeat.get("queries", {})
     report: dict[str, Any] = {
@@ -93,7 +102,7 @@ def status(settings: Settings, config: StreamConfig, *, with_lag: bool = True) -
     report["running"] = report["pid"] is not None
     if with_lag:
         try:
-            latest = latest_offsets(settings, config.source_topics)
+            latest = latest_offsets(settings, config.source_topics, timeout=lag_timeout, quiet=quiet)
             report["consumer_lag"] = lag_from(queries.get("metrics", {}).get("end_offsets", {}), latest)
         except Exception as error:  # the broker being down is a finding, not a crash
             report["consumer_lag"] = None

@@ -211,3 +211,27 @@ def test_the_checkpoints_passed_and_the_lake_has_every_day(runs, env) -> None:  
         for n in range(DAYS)
         for platform, account in (("facebook_ads", "1020304050607080"), ("google_ads", "4051987236"))
     ]
+
+
+def test_the_exporter_reads_the_runs_from_airflows_own_database(runs, env) -> None:  # type: ignore[no-untyped-def]
+    """Airflow's real metadata schema (the runs above wrote it): one successful run (`airflow dags
+    test` of the same date again replaces its run), the last one's duration, no failed task;
+    counted here independently with sqlite3."""
+    import sqlite3
+
+    database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(database) as con:
+        (succeeded,) = con.execute(
+            "select count(*) from dag_run where dag_id = 'ad_campaign_daily' and state = 'success'"
+        ).fetchone()
+    assert succeeded == 1
+    sample = _run(
+        env | {"WATERSHED_MONITORING_AIRFLOW_DB_URL": f"sqlite:///{database}"}, "watershed", "monitor", "sample"
+    )
+    lines = dict(line.rsplit(" ", 1) for line in sample.splitlines() if line.startswith("pipeline_"))
+    assert lines['pipeline_success_total{pipeline="ad_campaign_daily"}'] == f"{succeeded}.0"
+    assert lines['pipeline_failure_total{pipeline="ad_campaign_daily"}'] == "0.0"
+    assert lines['pipeline_last_run_success{pipeline="ad_campaign_daily"}'] == "1.0"
+    assert lines['pipeline_task_failures_total{pipeline="ad_campaign_daily"}'] == "0.0"
+    assert 1 < float(lines['pipeline_duration_seconds{pipeline="ad_campaign_daily"}']) < 600
+    assert 'watershed_exporter_source_up{source="airflow"} 1.0' in sample

@@ -56,6 +56,7 @@ def monitoring(tmp_path: Path) -> Iterator[tuple[dict[str, str], AlertReceivers]
         "WATERSHED_PROMETHEUS_PORT": str(free_port(39090)),
         "WATERSHED_PUSHGATEWAY_PORT": str(free_port(39091)),
         "WATERSHED_ALERTMANAGER_PORT": str(free_port(39095)),
+        "WATERSHED_EXPORTER_PORT": str(free_port(39108)),
         "WATERSHED_MONITORING_SCRAPE_INTERVAL": "1s",
         "WATERSHED_MONITORING_COLLECTOR_TARGETS": "[]",
         "WATERSHED_ALERT_SLACK_WEBHOOK_URL": receivers.slack_url,
@@ -69,7 +70,12 @@ def monitoring(tmp_path: Path) -> Iterator[tuple[dict[str, str], AlertReceivers]
             [WATERSHED, "stack", "up", "prometheus"], env=env, capture_output=True, text=True, timeout=120
         )
         assert up.returncode == 0, up.stderr
-        assert [line.split(":")[0] for line in up.stdout.splitlines()] == ["pushgateway", "alertmanager", "prometheus"]
+        assert [line.split(":")[0] for line in up.stdout.splitlines()] == [
+            "pushgateway",
+            "alertmanager",
+            "exporter",
+            "prometheus",
+        ]
         yield env, receivers
     finally:
         subprocess.run([WATERSHED, "stack", "down", "prometheus"], env=env, capture_output=True, text=True, timeout=120)

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from watershed.paths import monitoring_dir
 from watershed.settings import Settings
-from watershed.stack.monitoring import alertmanager_config, prometheus_config
+from watershed.stack.monitoring import INHIBITIONS, alertmanager_config, prometheus_config
 
 RULES = monitoring_dir() / "rules"
 
@@ -28,7 +28,7 @@ def test_the_rules_are_valid_and_their_unit_tests_pass() -> None:
     checked = subprocess.run([tool("promtool"), "check", "rules", str(RULES / "watershed.rules.yml")],
                              capture_output=True, text=True, check=False)  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 5 rules found" in checked.stdout
+    assert "SUCCESS: 11 rules found" in checked.stdout  # 10 alerts, 1 recording rule
     tested = subprocess.run([tool("promtool"), "test", "rules", "watershed.rules.test.yml"],
                             cwd=RULES, capture_output=True, text=True, check=False)  # fmt: skip
     assert tested.returncode == 0, tested.stdout + tested.stderr
@@ -37,11 +37,18 @@ def test_the_rules_are_valid_and_their_unit_tests_pass() -> None:
 
 def test_every_rule_has_a_severity_alertmanager_routes() -> None:
     groups = yaml.safe_load((RULES / "watershed.rules.yml").read_text())["groups"]
-    severities = {rule["alert"]: rule["labels"]["severity"] for group in groups for rule in group["rules"]}
+    rules = [rule for group in groups for rule in group["rules"]]
+    severities = {rule["alert"]: rule["labels"]["severity"] for rule in rules if "alert" in rule}
     assert set(severities.values()) <= {"warning", "critical"}
     assert sorted(severities) == [
-        "CollectorKafkaUnavailable", "CollectorServerErrors", "QualityCheckpointFailed", "ScrapeTargetDown",
+        "CollectorKafkaUnavailable", "CollectorServerErrors", "ConsumerLagGrowing", "DataFreshnessHigh",
+        "ExporterSourceDown", "PipelineRunFailed", "QualityCheckpointFailed", "RealtimeHeartbeatMissing",
+        "ScrapeTargetDown",
     ]  # fmt: skip
+    assert [rule["record"] for rule in rules if "record" in rule] == ["data_quality_score"]
+    # every inhibited name is an alert of the rules (a typo would mute nothing, silently)
+    inhibited = {name for _, symptoms in INHIBITIONS for name in symptoms.split("|")}
+    assert inhibited | {cause for cause, _ in INHIBITIONS} <= set(severities)
 
 
 def configured(tmp_path: Path) -> Settings:
@@ -83,8 +90,16 @@ def test_without_secrets_no_receiver_sends_anywhere(tmp_path: Path) -> None:
     assert config["inhibit_rules"] == [
         {
             "source_matchers": ['alertname="CollectorKafkaUnavailable"'],
-            "target_matchers": ['alertname=~"QualityCheckpointFailed|CollectorServerErrors"'],
-        }
+            "target_matchers": [
+                'alertname=~"QualityCheckpointFailed|CollectorServerErrors|DataFreshnessHigh|ConsumerLagGrowing'
+                '|ExporterSourceDown"'
+            ],
+        },
+        {"source_matchers": ['alertname="PipelineRunFailed"'], "target_matchers": ['alertname=~"DataFreshnessHigh"']},
+        {
+            "source_matchers": ['alertname="RealtimeHeartbeatMissing"'],
+            "target_matchers": ['alertname=~"ConsumerLagGrowing"'],
+        },
     ]
 
 
@@ -96,6 +111,7 @@ def test_prometheus_scrapes_the_stack_and_keeps_pushed_labels(tmp_path: Path) ->
             prometheus_port=9090,
             alertmanager_port=9095,
             pushgateway_port=9091,
+            exporter_port=9108,
             monitoring_collector_targets=["127.0.0.1:8000", "127.0.0.1:8001"],
         )
     )
@@ -104,6 +120,7 @@ def test_prometheus_scrapes_the_stack_and_keeps_pushed_labels(tmp_path: Path) ->
         "prometheus": ["127.0.0.1:9090"],
         "alertmanager": ["127.0.0.1:9095"],
         "pushgateway": ["127.0.0.1:9091"],
+        "watershed": ["127.0.0.1:9108"],
         "collector": ["127.0.0.1:8000", "127.0.0.1:8001"],
     }
     assert jobs["pushgateway"]["honor_labels"] is True

@@ -60,6 +60,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "WATERSHED_PROMETHEUS_PORT": str(free_port(29190)),
         "WATERSHED_PUSHGATEWAY_PORT": str(free_port(29191)),
         "WATERSHED_ALERTMANAGER_PORT": str(free_port(29195)),
+        "WATERSHED_EXPORTER_PORT": str(free_port(29108)),
     }
 
 
@@ -101,6 +102,7 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
         "airflow: not running",
         "ad-apis: not running",
         "prometheus: not running",
+        "exporter: not running",
         "alertmanager: not running",
         "pushgateway: not running",
         "postgres: not running",
@@ -121,6 +123,7 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
         "airflow: not running",
         "ad-apis: not running",
         "prometheus: not running",
+        "exporter: not running",
         "alertmanager: not running",
         "pushgateway: not running",
         "postgres: not running",

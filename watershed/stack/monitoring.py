@@ -10,6 +10,8 @@ inhibitions). Both are pure functions of the settings, tested without a server.
 from __future__ import annotations
 
 import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -23,8 +25,15 @@ RULE_FILES = ("watershed.rules.yml",)
 
 # While a cause fires, the symptoms it explains are muted: the on-call person gets the cause once.
 INHIBITIONS: tuple[tuple[str, str], ...] = (
-    # the collector cannot write to Kafka: the layers after it fail their checks for that reason
-    ("CollectorKafkaUnavailable", "QualityCheckpointFailed|CollectorServerErrors"),
+    # the collector cannot write to Kafka: the layers after it fall behind and fail their checks
+    (
+        "CollectorKafkaUnavailable",
+        "QualityCheckpointFailed|CollectorServerErrors|DataFreshnessHigh|ConsumerLagGrowing|ExporterSourceDown",
+    ),
+    # a DAG run failed: the marts it did not build are stale for that reason
+    ("PipelineRunFailed", "DataFreshnessHigh"),
+    # the real-time job hangs: it falls behind for that reason
+    ("RealtimeHeartbeatMissing", "ConsumerLagGrowing"),
 )
 
 
@@ -43,6 +52,8 @@ def prometheus_config(settings: Settings) -> dict[str, Any]:
             job("alertmanager", [f"127.0.0.1:{settings.alertmanager_port}"]),
             # the pushed series carry their own job and grouping labels: keep them
             job("pushgateway", [f"127.0.0.1:{settings.pushgateway_port}"], honor_labels=True),
+            # the platform's own state, read from the stores at each scrape (monitoring/exporter.py)
+            job("watershed", [f"127.0.0.1:{settings.exporter_port}"]),
             *(
                 [job("collector", list(settings.monitoring_collector_targets))]
                 if settings.monitoring_collector_targets
@@ -187,7 +198,7 @@ class Prometheus(_Monitoring):
     """Scrapes the stack and evaluates the repository's alert rules (prometheus_config)."""
 
     name = "prometheus"
-    requires = ("pushgateway", "alertmanager")
+    requires = ("pushgateway", "alertmanager", "exporter")
     binary_name = "prometheus"
     package = "prometheus"
     port_setting = "prometheus_port"
@@ -216,3 +227,35 @@ class Prometheus(_Monitoring):
         rules = sum(len(g["rules"]) for g in groups)
         up = sum(1 for t in targets if t.get("health") == "up")
         return f"{rules} alert rules, {up}/{len(targets)} targets up"
+
+
+class Exporter(Service):
+    """`watershed monitor exporter`: the platform's own state (pipeline runs, consumer lag, the
+    real-time job's heartbeat, the warehouse's freshness) for Prometheus, read at each scrape.
+    The core starts the monitoring room's command; it does not import it."""
+
+    name = "exporter"
+    startup_timeout = 30.0
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {self.name: self.settings.exporter_port}
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.settings.exporter_port}/metrics"
+
+    def prepare(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        watershed = str(Path(sys.executable).parent / "watershed")
+        return [watershed, "monitor", "exporter", "--port", str(self.settings.exporter_port)]
+
+    def healthy(self) -> bool:
+        import httpx
+
+        try:
+            return httpx.get(self.address, timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False

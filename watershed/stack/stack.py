@@ -16,7 +16,7 @@ from watershed.settings import Settings
 from watershed.stack.ad_apis import AdApis
 from watershed.stack.airflow import Airflow
 from watershed.stack.kafka import Kafka
-from watershed.stack.monitoring import Alertmanager, Prometheus, Pushgateway
+from watershed.stack.monitoring import Alertmanager, Exporter, Prometheus, Pushgateway
 from watershed.stack.object_store import ObjectStore
 from watershed.stack.postgres import Postgres
 from watershed.stack.process import port_free, spawn, terminate
@@ -30,6 +30,7 @@ SERVICES: dict[str, type[Service]] = {
     "postgres": Postgres,
     "pushgateway": Pushgateway,
     "alertmanager": Alertmanager,
+    "exporter": Exporter,
     "prometheus": Prometheus,
     "ad-apis": AdApis,
     "airflow": Airflow,
@@ -48,6 +49,7 @@ _PORT_VARIABLES = {
     ("pushgateway", "pushgateway"): "PUSHGATEWAY_PORT",
     ("alertmanager", "alertmanager"): "ALERTMANAGER_PORT",
     ("prometheus", "prometheus"): "PROMETHEUS_PORT",
+    ("exporter", "exporter"): "EXPORTER_PORT",
     ("ad-apis", "meta"): "AD_APIS_META_PORT",
     ("ad-apis", "google"): "AD_APIS_GOOGLE_PORT",
     ("airflow", "api"): "AIRFLOW_PORT",
