@@ -232,7 +232,11 @@ async def ready(sink: SinkDep, collector: CollectorDep) -> Response:
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-async def metrics_endpoint(collector: CollectorDep) -> Response:
+async def metrics_endpoint(sink: SinkDep, collector: CollectorDep) -> Response:
+    """The collector's metrics; the Kafka readiness gauge is refreshed first (the sink's cached
+    check), so a scrape sees an outage even when nothing polls /ready."""
     from prometheus_client import CONTENT_TYPE_LATEST
 
+    state = await sink.is_healthy()
+    collector.metrics.kafka_ready.set(1 if state.ok else 0)
     return Response(collector.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -15,6 +15,7 @@ Secrets are ``SecretStr``: they print as ``**********`` and :meth:`Settings.desc
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -158,8 +159,12 @@ class Settings(BaseSettings):
     airflow_log_server_port: int = Field(8793, ge=1, le=65535)
     airflow_admin_password: SecretStr | None = None
 
-    # Where pipeline alerts go (Slack-compatible incoming webhook); unset: alerts are only logged
+    # Where pipeline alerts go: Alertmanager's API when set (the one alert path, docs/monitoring.md),
+    # else a Slack-compatible incoming webhook; neither: alerts are only logged. An event alert
+    # (a failed task) stays active in Alertmanager for alert_event_hold, then resolves.
+    alertmanager_url: str | None = None
     alert_webhook_url: str | None = None
+    alert_event_hold: timedelta = timedelta(hours=1)
 
     # Monitoring, run locally by `watershed stack up prometheus` (and alertmanager, pushgateway;
     # all three in `--all`): Debian's servers on loopback, configured from monitoring/ by

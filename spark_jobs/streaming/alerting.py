@@ -48,6 +48,7 @@ class Alerting:
                 slack_url=self.config.slack_url,
                 pagerduty_url=self.config.pagerduty_url,
                 pagerduty_routing_key=self.config.pagerduty_routing_key,
+                alertmanager_url=self.config.alertmanager_url,
             )
             for alert in alerts:
                 log.warning("alert %s: %s", alert.alert_id, alert.summary)

@@ -78,6 +78,7 @@ class StreamConfig:
     slack_url: str | None = None
     pagerduty_url: str | None = None
     pagerduty_routing_key: str | None = None
+    alertmanager_url: str | None = None  # set: alerts go to Alertmanager instead of the webhooks
 
     def __post_init__(self) -> None:
         issues = list(self.thresholds.problems())
@@ -106,6 +107,7 @@ class StreamConfig:
             "home": settings.state_dir / "streaming",
             "metrics_table": settings.lake.rstrip("/") + "/streaming/realtime_metrics",
             "slack_url": settings.alert_webhook_url,
+            "alertmanager_url": settings.alertmanager_url,
         }
         return cls(**{**defaults, **{k: v for k, v in overrides.items() if v is not None}})
 

@@ -72,6 +72,10 @@ def test_ready_reflects_the_sink_and_health_does_not(client: TestClient, sink: M
     ready = client.get("/ready")
     assert (ready.status_code, ready.json()) == (503, {"ready": False, "detail": "memory sink marked unhealthy"})
     assert "watershed_collector_kafka_ready 0.0" in client.get("/metrics").text
+    sink.healthy = True  # a scrape alone refreshes the gauge, without a call of /ready
+    assert "watershed_collector_kafka_ready 1.0" in client.get("/metrics").text
+    sink.healthy = False
+    assert "watershed_collector_kafka_ready 0.0" in client.get("/metrics").text
     health = client.get("/health")
     assert (health.status_code, health.json()) == (200, {"status": "ok", "version": "0.1.0"})
 

@@ -142,3 +142,59 @@ def test_a_failed_checkpoint_pages_once_names_its_expectations_and_resolves(moni
         lambda: [m for m in receivers.snapshot()["slack"] if m["attachments"][0]["title"].startswith("[RESOLVED]")],
     )
     assert [m["attachments"][0]["title"] for m in slack_resolved] == ["[RESOLVED] QualityCheckpointFailed (critical)"]
+
+
+def test_airflow_callbacks_and_real_time_anomalies_take_the_same_path(monitoring, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The callbacks and the real-time job post to Alertmanager's API: the run's failure pages
+    (critical), the task's failure and a traffic spike reach Slack only (warnings)."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from spark_jobs.streaming import webhooks
+    from spark_jobs.streaming.anomaly_rules import Alert
+    from watershed.alerts import run_failed, task_failed
+
+    env, receivers = monitoring
+    alertmanager = f"http://127.0.0.1:{env['WATERSHED_ALERTMANAGER_PORT']}"
+    for key in [k for k in os.environ if k.startswith("WATERSHED_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("WATERSHED_STATE_DIR", env["WATERSHED_STATE_DIR"])
+    monkeypatch.setenv("WATERSHED_ALERTMANAGER_URL", alertmanager)
+
+    run = SimpleNamespace(run_id="scheduled__2026-11-20T02:00:00+00:00", dag_id="ecommerce_daily")
+    ti = SimpleNamespace(dag_id="ecommerce_daily", task_id="landing", try_number=3)
+    task_failed({"task_instance": ti, "dag_run": run, "exception": RuntimeError("Kafka unreachable"),
+                 "data_interval_start": "2026-11-20"})  # fmt: skip
+    run_failed({"dag_run": run, "data_interval_start": "2026-11-20", "reason": "task_failure"})
+    spike = Alert(
+        rule="traffic_spike", window_start=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        window_end=datetime(2026, 11, 20, 10, 5, tzinfo=UTC), value=900, previous=100, ratio=9.0, threshold=3.0,
+        severity="warning",
+    )  # fmt: skip
+    sent = webhooks.deliver([spike], slack_url=None, pagerduty_url=None, pagerduty_routing_key=None,
+                            alertmanager_url=alertmanager)  # fmt: skip
+    assert sent == {"delivered": 1, "failed": 0}
+
+    received = wait_for(
+        "three Slack messages and one page",
+        lambda: (r := receivers.snapshot()) and len(r["slack"]) >= 3 and len(r["pagerduty"]) >= 1 and r,
+    )
+    time.sleep(3)  # a group interval more: nothing else arrives
+    received = receivers.snapshot()
+    assert sorted(m["attachments"][0]["title"] for m in received["slack"]) == [
+        "[FIRING:1] AirflowRunFailed (critical)",
+        "[FIRING:1] AirflowTaskFailed (warning)",
+        "[FIRING:1] RealtimeAnomaly (warning)",
+    ]
+    texts = {m["attachments"][0]["title"]: m["attachments"][0]["text"] for m in received["slack"]}
+    assert texts["[FIRING:1] AirflowTaskFailed (warning)"] == "- Watershed: ecommerce_daily.landing failed\n"
+    assert [p["payload"]["summary"] for p in received["pagerduty"]] == [
+        "AirflowRunFailed: Watershed: run scheduled__2026-11-20T02:00:00+00:00 of ecommerce_daily failed; "
+    ]
+    # Alertmanager holds each with its labels and the details as the description
+    held = {a["labels"]["alertname"]: a for a in httpx.get(f"{alertmanager}/api/v2/alerts", timeout=5).json()}
+    assert held["AirflowTaskFailed"]["labels"] == {
+        "alertname": "AirflowTaskFailed", "severity": "warning", "pipeline": "ecommerce_daily", "task": "landing",
+    }  # fmt: skip
+    assert held["AirflowTaskFailed"]["annotations"]["description"].splitlines()[-1] == "error: Kafka unreachable"
+    assert held["RealtimeAnomaly"]["labels"]["rule"] == "traffic_spike"

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from watershed.alerts import API_ALERTS
 from watershed.paths import monitoring_dir
 from watershed.settings import Settings
 from watershed.stack.monitoring import INHIBITIONS, alertmanager_config, prometheus_config
@@ -47,8 +48,8 @@ def test_every_rule_has_a_severity_alertmanager_routes() -> None:
     ]  # fmt: skip
     assert [rule["record"] for rule in rules if "record" in rule] == ["data_quality_score"]
     # every inhibited name is an alert of the rules (a typo would mute nothing, silently)
-    inhibited = {name for _, symptoms in INHIBITIONS for name in symptoms.split("|")}
-    assert inhibited | {cause for cause, _ in INHIBITIONS} <= set(severities)
+    inhibited = {name for _, symptoms, _ in INHIBITIONS for name in symptoms.split("|")}
+    assert inhibited | {cause for cause, _, _ in INHIBITIONS} <= set(severities) | set(API_ALERTS)
 
 
 def configured(tmp_path: Path) -> Settings:
@@ -96,6 +97,12 @@ def test_without_secrets_no_receiver_sends_anywhere(tmp_path: Path) -> None:
             ],
         },
         {"source_matchers": ['alertname="PipelineRunFailed"'], "target_matchers": ['alertname=~"DataFreshnessHigh"']},
+        {"source_matchers": ['alertname="AirflowRunFailed"'], "target_matchers": ['alertname=~"DataFreshnessHigh"']},
+        {
+            "source_matchers": ['alertname="AirflowRunFailed"'],
+            "target_matchers": ['alertname=~"PipelineRunFailed"'],
+            "equal": ["pipeline"],
+        },
         {
             "source_matchers": ['alertname="RealtimeHeartbeatMissing"'],
             "target_matchers": ['alertname=~"ConsumerLagGrowing"'],

@@ -76,6 +76,10 @@ class Airflow(Service):
             # them); when it is not running a push fails with a logged error, the checkpoint does not
             "WATERSHED_QUALITY_PUSHGATEWAY_URL": os.environ.get("WATERSHED_QUALITY_PUSHGATEWAY_URL")
             or f"http://127.0.0.1:{self.settings.pushgateway_port}",
+            # the callbacks' alerts go to the stack's Alertmanager (the one alert path); when it is
+            # not running they fall back to WATERSHED_ALERT_WEBHOOK_URL, if set
+            "WATERSHED_ALERTMANAGER_URL": self.settings.alertmanager_url
+            or f"http://127.0.0.1:{self.settings.alertmanager_port}",
             # the Spark steps' connection: the configured master unless one is given
             "AIRFLOW_CONN_SPARK_DEFAULT": os.environ.get("AIRFLOW_CONN_SPARK_DEFAULT")
             or json.dumps({"conn_type": "spark", "host": self.settings.spark_master_url}),

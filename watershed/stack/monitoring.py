@@ -24,16 +24,22 @@ from watershed.stack.service import Service, write_private
 RULE_FILES = ("watershed.rules.yml",)
 
 # While a cause fires, the symptoms it explains are muted: the on-call person gets the cause once.
-INHIBITIONS: tuple[tuple[str, str], ...] = (
+# (cause, symptoms, labels both must share: empty for platform-wide causes)
+INHIBITIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # the collector cannot write to Kafka: the layers after it fall behind and fail their checks
     (
         "CollectorKafkaUnavailable",
         "QualityCheckpointFailed|CollectorServerErrors|DataFreshnessHigh|ConsumerLagGrowing|ExporterSourceDown",
+        (),
     ),
     # a DAG run failed: the marts it did not build are stale for that reason
-    ("PipelineRunFailed", "DataFreshnessHigh"),
+    ("PipelineRunFailed", "DataFreshnessHigh", ()),
+    ("AirflowRunFailed", "DataFreshnessHigh", ()),
+    # Airflow's callback paged for the run at once: the exporter's rule for the same pipeline
+    # (a scrape later) is the same news
+    ("AirflowRunFailed", "PipelineRunFailed", ("pipeline",)),
     # the real-time job hangs: it falls behind for that reason
-    ("RealtimeHeartbeatMissing", "ConsumerLagGrowing"),
+    ("RealtimeHeartbeatMissing", "ConsumerLagGrowing", ()),
 )
 
 
@@ -111,8 +117,12 @@ def alertmanager_config(settings: Settings) -> dict[str, Any]:
             },
         ],
         "inhibit_rules": [
-            {"source_matchers": [f'alertname="{cause}"'], "target_matchers": [f'alertname=~"{symptoms}"']}
-            for cause, symptoms in INHIBITIONS
+            {
+                "source_matchers": [f'alertname="{cause}"'],
+                "target_matchers": [f'alertname=~"{symptoms}"'],
+                **({"equal": list(equal)} if equal else {}),
+            }
+            for cause, symptoms, equal in INHIBITIONS
         ],
     }
 
