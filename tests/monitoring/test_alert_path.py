@@ -46,25 +46,33 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
     pytest.fail(f"{what} within {timeout:.0f} s")
 
 
-@pytest.fixture
-def monitoring(tmp_path: Path) -> Iterator[tuple[dict[str, str], AlertReceivers]]:
-    receivers = AlertReceivers()
+def monitoring_env(state: Path, receivers: AlertReceivers, routing_key: str, **settings: str) -> dict[str, str]:
+    """The environment of a test's own monitoring stack: no WATERSHED_* of this process, free
+    ports, Alertmanager pointed at `receivers`, quick scrapes and groups; `settings` override
+    (names without the WATERSHED_ prefix)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WATERSHED_")}
-    env = {
+    return {
         **clean,
-        "WATERSHED_STATE_DIR": str(tmp_path / "state"),
-        "WATERSHED_PROMETHEUS_PORT": str(free_port(39090)),
-        "WATERSHED_PUSHGATEWAY_PORT": str(free_port(39091)),
-        "WATERSHED_ALERTMANAGER_PORT": str(free_port(39095)),
-        "WATERSHED_EXPORTER_PORT": str(free_port(39108)),
+        "WATERSHED_STATE_DIR": str(state),
+        "WATERSHED_PROMETHEUS_PORT": str(free_port()),
+        "WATERSHED_PUSHGATEWAY_PORT": str(free_port()),
+        "WATERSHED_ALERTMANAGER_PORT": str(free_port()),
+        "WATERSHED_EXPORTER_PORT": str(free_port()),
         "WATERSHED_MONITORING_SCRAPE_INTERVAL": "1s",
         "WATERSHED_MONITORING_COLLECTOR_TARGETS": "[]",
         "WATERSHED_ALERT_SLACK_WEBHOOK_URL": receivers.slack_url,
-        "WATERSHED_ALERT_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
+        "WATERSHED_ALERT_PAGERDUTY_ROUTING_KEY": routing_key,
         "WATERSHED_ALERT_PAGERDUTY_URL": receivers.pagerduty_url,
         "WATERSHED_ALERT_GROUP_WAIT": "2s",
         "WATERSHED_ALERT_GROUP_INTERVAL": "2s",
+        **{f"WATERSHED_{name}": value for name, value in settings.items()},
     }
+
+
+@pytest.fixture
+def monitoring(tmp_path: Path) -> Iterator[tuple[dict[str, str], AlertReceivers]]:
+    receivers = AlertReceivers()
+    env = monitoring_env(tmp_path / "state", receivers, ROUTING_KEY)
     try:
         up = subprocess.run(
             [WATERSHED, "stack", "up", "prometheus"], env=env, capture_output=True, text=True, timeout=120

@@ -7,7 +7,6 @@ up kafka prometheus`, the collector in this process, the receivers at the wire."
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ import pytest
 from quality.metrics import push
 from simulator.fakes.alert_receivers import AlertReceivers
 from tests.collector.conftest import bearer, page_view, serve
-from tests.monitoring.test_alert_path import outcome, wait_for
+from tests.monitoring.test_alert_path import monitoring_env, outcome, wait_for
 from watershed.stack.process import free_port
 
 pytestmark = pytest.mark.stack
@@ -52,25 +51,13 @@ class Traffic(threading.Thread):
 @pytest.fixture
 def outage(tmp_path: Path) -> Iterator[tuple[dict[str, str], AlertReceivers, httpx.Client]]:
     receivers = AlertReceivers()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("WATERSHED_")}
-    env = {
-        **clean,
-        "WATERSHED_STATE_DIR": str(tmp_path / "state"),
-        "WATERSHED_KAFKA_PORT": str(free_port(39292)),
-        "WATERSHED_KAFKA_CONTROLLER_PORT": str(free_port(39293)),
-        "WATERSHED_PROMETHEUS_PORT": str(free_port(39290)),
-        "WATERSHED_PUSHGATEWAY_PORT": str(free_port(39291)),
-        "WATERSHED_ALERTMANAGER_PORT": str(free_port(39295)),
-        "WATERSHED_EXPORTER_PORT": str(free_port(39208)),
+    env = monitoring_env(
+        tmp_path / "state", receivers, ROUTING_KEY,
+        KAFKA_PORT=str(free_port()), KAFKA_CONTROLLER_PORT=str(free_port()),
         # a scrape's timeout is its interval: 2 s leaves room for the collector's readiness check
         # (0.5 s here) when the broker does not answer
-        "WATERSHED_MONITORING_SCRAPE_INTERVAL": "2s",
-        "WATERSHED_ALERT_SLACK_WEBHOOK_URL": receivers.slack_url,
-        "WATERSHED_ALERT_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
-        "WATERSHED_ALERT_PAGERDUTY_URL": receivers.pagerduty_url,
-        "WATERSHED_ALERT_GROUP_WAIT": "1s",
-        "WATERSHED_ALERT_GROUP_INTERVAL": "2s",
-    }
+        MONITORING_SCRAPE_INTERVAL="2s", ALERT_GROUP_WAIT="1s",
+    )  # fmt: skip
     bootstrap = f"127.0.0.1:{env['WATERSHED_KAFKA_PORT']}"
     # the collector first (its producer waits for the broker), so Prometheus is told its port
     with serve(
