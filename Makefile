@@ -18,7 +18,7 @@ export WATERSHED_CACHE_DIR ?= $(CURDIR)/$(CACHE)
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: java debian $(VENV)/.installed $(CACHE)/jars/kafka/.resolved $(CACHE)/jars/spark/.resolved $(CACHE)/bin/minio ## Install everything (idempotent): .venv, JVM jars, MinIO, Debian's redis-server and postgresql
+setup: java debian $(VENV)/.installed $(CACHE)/jars/kafka/.resolved $(CACHE)/jars/jmx/.resolved $(CACHE)/jars/spark/.resolved $(CACHE)/bin/minio ## Install everything (idempotent): .venv, JVM jars, MinIO, Debian's redis-server and postgresql
 
 java:
 	@command -v java >/dev/null || { echo "error: Java 17+ is required (Kafka, Spark): install OpenJDK 17, e.g. apt-get install openjdk-17-jre-headless" >&2; exit 2; }
@@ -60,6 +60,12 @@ $(CACHE)/jars/kafka/.resolved: jars/kafka/pom.xml jars/settings.xml
 	@echo "==> Kafka broker jars from Maven Central"
 	@rm -rf $(@D) && mkdir -p $(@D)
 	$(MVN) -f jars/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(@D)
+	@touch $@
+
+$(CACHE)/jars/jmx/.resolved: jars/jmx/pom.xml jars/settings.xml
+	@echo "==> Prometheus JMX exporter (the Kafka broker's metrics) from Maven Central"
+	@rm -rf $(@D) && mkdir -p $(@D)
+	$(MVN) -f jars/jmx/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(@D)
 	@touch $@
 
 $(CACHE)/jars/spark/.resolved: jars/spark/pom.xml jars/settings.xml $(VENV)/.installed

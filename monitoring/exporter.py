@@ -21,11 +21,14 @@ of that scrape, so a gap is visible and never reads as zero lag or a fresh wareh
 * ``warehouse``: ``watershed_data_freshness_seconds{store="marts"}``, now minus the newest event
   in ``marts.fct_user_events`` (DuckDB, opened read-only); the real-time job's
   ``{store="realtime"}`` is now minus its watermark.
+* ``disk``: ``watershed_state_disk_size_bytes`` and ``watershed_state_disk_free_bytes`` of the
+  disk holding the state folder.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -236,6 +239,23 @@ def warehouse_metrics(settings: Settings, now: float) -> list[Metric]:
     return [fresh]
 
 
+# ---- the state folder's disk ---------------------------------------------------------------------------
+
+
+def disk_metrics(settings: Settings, now: float) -> list[Metric]:
+    """Size and free bytes of the disk holding the state folder (Kafka's log, the local lake, the
+    warehouse file, checkpoints): the alert rule StateDiskFilling reads both."""
+    usage = shutil.disk_usage(settings.state_dir)
+    path = [str(settings.state_dir)]
+    size = GaugeMetricFamily("watershed_state_disk_size_bytes", "Size of the state folder's disk.", labels=["path"])
+    size.add_metric(path, usage.total)
+    free = GaugeMetricFamily(
+        "watershed_state_disk_free_bytes", "Bytes free for the platform on the state folder's disk.", labels=["path"]
+    )
+    free.add_metric(path, usage.free)
+    return [size, free]
+
+
 # ---- the collector Prometheus scrapes -------------------------------------------------------------------
 
 SOURCES: dict[str, Source] = {
@@ -243,6 +263,7 @@ SOURCES: dict[str, Source] = {
     "kafka": kafka_metrics,
     "realtime": realtime_metrics,
     "warehouse": warehouse_metrics,
+    "disk": disk_metrics,
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,15 @@ _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 def _day(value: datetime) -> date:
     return value.date()
+
+
+def _publish(job: str, report: dict[str, Any], started: float) -> None:
+    """Push the run's figures to the Pushgateway when one is configured (spark_jobs/metrics.py)."""
+    url = load_settings().pushgateway_url
+    if url:
+        from spark_jobs.metrics import job_run, push
+
+        push(job_run(job, report, time.monotonic() - started), url)
 
 
 def _session(app: str) -> Any:
@@ -88,6 +98,7 @@ def land(
     from spark_jobs.landing.job import run_landing
 
     settings = load_settings()
+    started = time.monotonic()
     spark = _session("watershed-land")
     report = run_landing(
         spark,
@@ -102,6 +113,8 @@ def land(
         backfill=run_type == "backfill",
         echo=click.echo,
     )
+    if not continuous:  # a bounded run has figures of its own; the continuous one is a service
+        _publish("land", report, started)
     click.echo(json.dumps(report, indent=2))
 
 
@@ -119,8 +132,10 @@ def sessionize(day: datetime, gap_minutes: float) -> None:
     from spark_jobs.batch.jobs.sessionize import run_sessionize
     from spark_jobs.common.lake_rules import SessionRules
 
+    started = time.monotonic()
     spark = _session("watershed-sessionize")
     report = run_sessionize(spark, load_settings(), _day(day), SessionRules(gap=timedelta(minutes=gap_minutes)))
+    _publish("sessionize", report, started)
     click.echo(json.dumps(report, indent=2))
 
 
@@ -130,5 +145,8 @@ def gold(day: datetime) -> None:
     """Build the gold product interactions of one day from silver (the other aggregates are dbt marts)."""
     from spark_jobs.batch.jobs.gold import run_gold
 
+    started = time.monotonic()
     spark = _session("watershed-gold")
-    click.echo(json.dumps(run_gold(spark, load_settings(), _day(day)), indent=2))
+    report = run_gold(spark, load_settings(), _day(day))
+    _publish("gold", report, started)
+    click.echo(json.dumps(report, indent=2))

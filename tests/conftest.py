@@ -33,6 +33,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "WATERSHED_STATE_DIR": str(tmp_path_factory.mktemp("stack")),
         "WATERSHED_KAFKA_PORT": str(free_port(19092)),
         "WATERSHED_KAFKA_CONTROLLER_PORT": str(free_port(19093)),
+        "WATERSHED_KAFKA_METRICS_PORT": str(free_port(19404)),
         "WATERSHED_S3_PORT": str(free_port(19000)),
         "WATERSHED_REDIS_PORT": str(free_port(16379)),
         "WATERSHED_POSTGRES_PORT": str(free_port(15433)),

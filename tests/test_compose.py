@@ -32,6 +32,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 PROMETHEUS = ROOT / "docker" / "prometheus" / "prometheus.yml"
+JMX_POM = ROOT / "jars" / "jmx" / "pom.xml"
 GRAFANA = ROOT / "docker" / "grafana"
 
 AIRFLOW = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
@@ -434,6 +435,24 @@ def check_monitoring(compose: dict[str, Any]) -> list[str]:
     exporter_command = services.get("exporter", {}).get("command", [])
     if "exporter:9108" not in targets.get("watershed", set()) or exporter_command[-2:] != ["--port", "9108"]:
         problems.append("prometheus.yml: no job `watershed` scraping the exporter service on exporter:9108")
+    # the broker's JMX metrics: the agent `make setup` resolves (its version in jars/jmx/pom.xml),
+    # with the local stack's rules, on the port Prometheus scrapes
+    agent_version = re.search(r"jmx_prometheus_javaagent</artifactId>\s*<version>([^<]+)<", JMX_POM.read_text())
+    kafka = services["kafka"]
+    jar = f"/opt/jmx/jmx_prometheus_javaagent-{agent_version and agent_version[1]}.jar"
+    wanted_opts = f"-javaagent:{jar}=9404:/etc/jmx/kafka-jmx.yml"
+    kafka_mounts = dict((target, source) for source, target in bind_mounts(kafka))
+    if kafka.get("environment", {}).get("KAFKA_OPTS") != wanted_opts:
+        problems.append(f"kafka: KAFKA_OPTS must be {wanted_opts!r} (the agent jars/jmx/pom.xml resolves)")
+    if (
+        kafka_mounts.get("/opt/jmx") != "./.cache/jars/jmx"
+        or kafka_mounts.get("/etc/jmx/kafka-jmx.yml") != "./monitoring/kafka-jmx.yml"
+    ):
+        problems.append(
+            "kafka: mount .cache/jars/jmx at /opt/jmx and monitoring/kafka-jmx.yml at /etc/jmx/kafka-jmx.yml"
+        )
+    if "kafka:9404" not in targets.get("kafka", set()):
+        problems.append("prometheus.yml: no job `kafka` scraping the broker's JMX metrics on kafka:9404")
 
     grafana_mounts = dict((target, source) for source, target in bind_mounts(services["grafana"]))
     provisioning = grafana_mounts.get("/etc/grafana/provisioning")

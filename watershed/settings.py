@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     kafka_controller_port: int = Field(9093, ge=1, le=65535)
     kafka_topics: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))
     kafka_heap: str = "768m"
+    # the broker's metrics for Prometheus (the JMX exporter's java agent, monitoring/kafka-jmx.yml)
+    kafka_metrics_port: int = Field(9404, ge=1, le=65535)
 
     # S3-compatible object store (the local one is started by `watershed stack up`)
     s3_port: int = Field(9000, ge=1, le=65535)
@@ -171,6 +173,9 @@ class Settings(BaseSettings):
     # watershed/stack/monitoring.py. Alertmanager's usual 9093 is Kafka's controller here.
     prometheus_port: int = Field(9090, ge=1, le=65535)
     pushgateway_port: int = Field(9091, ge=1, le=65535)
+    # where the batch jobs push their per-run metrics (spark_jobs/metrics.py); unset: not pushed.
+    # The stack's Airflow sets it to the stack's Pushgateway.
+    pushgateway_url: str | None = None
     alertmanager_port: int = Field(9095, ge=1, le=65535)
     monitoring_scrape_interval: str = Field("15s", pattern=r"^\d+(ms|s|m)$")
     # the collectors Prometheus scrapes (`watershed collector serve` listens on 8000)

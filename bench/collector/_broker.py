@@ -26,6 +26,7 @@ def broker(bootstrap: str | None = None, topics: dict[str, int] | None = None) -
             state_dir=state,
             kafka_port=free_port(39092),
             kafka_controller_port=free_port(39093),
+            kafka_metrics_port=free_port(39404),
             kafka_topics={**Settings().kafka_topics, **(topics or {})},
             cache_dir=os.environ.get("WATERSHED_CACHE_DIR") or Settings().cache_dir,
         )

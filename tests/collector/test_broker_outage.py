@@ -75,6 +75,7 @@ def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         state_dir=tmp_path_factory.mktemp("outage"),
         kafka_port=free_port(),
         kafka_controller_port=free_port(),
+        kafka_metrics_port=free_port(),
     )
     stack = Stack(settings, ["kafka"])
     stack.up(echo=lambda _: None)

@@ -62,6 +62,7 @@ def test_a_wheel_installed_outside_the_checkout_runs_the_demo(tmp_path: Path) ->
         "WATERSHED_CACHE_DIR": str(ROOT / ".cache"),  # the jars and MinIO that `make setup` built
         "WATERSHED_KAFKA_PORT": str(free_port(29092)),
         "WATERSHED_KAFKA_CONTROLLER_PORT": str(free_port(29093)),
+        "WATERSHED_KAFKA_METRICS_PORT": str(free_port(29404)),
         "WATERSHED_S3_PORT": str(free_port(29000)),
         "WATERSHED_REDIS_PORT": str(free_port(26379)),
     }

@@ -5,6 +5,7 @@ that cannot be read is reported down with its reason, and the rest is still expo
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,10 @@ def test_lag_heartbeat_and_freshness_come_from_the_real_stores(stack_settings, t
     assert got[("watershed_realtime_running", ())] == 0.0  # no pid file: not running
     assert 29 <= got[("watershed_realtime_heartbeat_age_seconds", ())] < 90
     up = {dict(labels)["source"]: v for (name, labels), v in got.items() if name == "watershed_exporter_source_up"}
-    assert up == {"airflow": 0.0, "kafka": 1.0, "realtime": 1.0, "warehouse": 1.0}
+    assert up == {"airflow": 0.0, "kafka": 1.0, "realtime": 1.0, "warehouse": 1.0, "disk": 1.0}
+    disk = (("path", str(settings.state_dir)),)
+    assert got[("watershed_state_disk_size_bytes", disk)] == shutil.disk_usage(settings.state_dir).total
+    assert 0 < got[("watershed_state_disk_free_bytes", disk)] <= got[("watershed_state_disk_size_bytes", disk)]
     assert collector.errors["airflow"].startswith("OperationalError: (sqlite3.OperationalError) unable to open")
     assert not any(name.startswith("pipeline_") for name, _ in got)  # nothing from a source that is down
 

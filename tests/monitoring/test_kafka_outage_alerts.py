@@ -53,7 +53,7 @@ def outage(tmp_path: Path) -> Iterator[tuple[dict[str, str], AlertReceivers, htt
     receivers = AlertReceivers()
     env = monitoring_env(
         tmp_path / "state", receivers, ROUTING_KEY,
-        KAFKA_PORT=str(free_port()), KAFKA_CONTROLLER_PORT=str(free_port()),
+        KAFKA_PORT=str(free_port()), KAFKA_CONTROLLER_PORT=str(free_port()), KAFKA_METRICS_PORT=str(free_port()),
         # a scrape's timeout is its interval: 2 s leaves room for the collector's readiness check
         # (0.5 s here) when the broker does not answer
         MONITORING_SCRAPE_INTERVAL="2s", ALERT_GROUP_WAIT="1s",

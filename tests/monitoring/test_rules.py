@@ -29,7 +29,7 @@ def test_the_rules_are_valid_and_their_unit_tests_pass() -> None:
     checked = subprocess.run([tool("promtool"), "check", "rules", str(RULES / "watershed.rules.yml")],
                              capture_output=True, text=True, check=False)  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 11 rules found" in checked.stdout  # 10 alerts, 1 recording rule
+    assert "SUCCESS: 14 rules found" in checked.stdout  # 13 alerts, 1 recording rule
     tested = subprocess.run([tool("promtool"), "test", "rules", "watershed.rules.test.yml"],
                             cwd=RULES, capture_output=True, text=True, check=False)  # fmt: skip
     assert tested.returncode == 0, tested.stdout + tested.stderr
@@ -43,8 +43,8 @@ def test_every_rule_has_a_severity_alertmanager_routes() -> None:
     assert set(severities.values()) <= {"warning", "critical"}
     assert sorted(severities) == [
         "CollectorKafkaUnavailable", "CollectorServerErrors", "ConsumerLagGrowing", "DataFreshnessHigh",
-        "ExporterSourceDown", "PipelineRunFailed", "QualityCheckpointFailed", "RealtimeHeartbeatMissing",
-        "ScrapeTargetDown",
+        "ExporterSourceDown", "KafkaOfflinePartitions", "KafkaUnderReplicatedPartitions", "PipelineRunFailed",
+        "QualityCheckpointFailed", "RealtimeHeartbeatMissing", "ScrapeTargetDown", "StateDiskFilling",
     ]  # fmt: skip
     assert [rule["record"] for rule in rules if "record" in rule] == ["data_quality_score"]
     # every inhibited name is an alert of the rules (a typo would mute nothing, silently)
@@ -119,6 +119,7 @@ def test_prometheus_scrapes_the_stack_and_keeps_pushed_labels(tmp_path: Path) ->
             alertmanager_port=9095,
             pushgateway_port=9091,
             exporter_port=9108,
+            kafka_metrics_port=9404,
             monitoring_collector_targets=["127.0.0.1:8000", "127.0.0.1:8001"],
         )
     )
@@ -128,6 +129,7 @@ def test_prometheus_scrapes_the_stack_and_keeps_pushed_labels(tmp_path: Path) ->
         "alertmanager": ["127.0.0.1:9095"],
         "pushgateway": ["127.0.0.1:9091"],
         "watershed": ["127.0.0.1:9108"],
+        "kafka": ["127.0.0.1:9404"],
         "collector": ["127.0.0.1:8000", "127.0.0.1:8001"],
     }
     assert jobs["pushgateway"]["honor_labels"] is True

@@ -54,6 +54,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "WATERSHED_STATE_DIR": str(tmp_path / "state"),
         "WATERSHED_KAFKA_PORT": str(free_port(29092)),
         "WATERSHED_KAFKA_CONTROLLER_PORT": str(free_port(29093)),
+        "WATERSHED_KAFKA_METRICS_PORT": str(free_port(29404)),
         "WATERSHED_S3_PORT": str(free_port(29000)),
         "WATERSHED_REDIS_PORT": str(free_port(26379)),
         "WATERSHED_POSTGRES_PORT": str(free_port(25433)),

@@ -76,6 +76,9 @@ class Airflow(Service):
             # them); when it is not running a push fails with a logged error, the checkpoint does not
             "WATERSHED_QUALITY_PUSHGATEWAY_URL": os.environ.get("WATERSHED_QUALITY_PUSHGATEWAY_URL")
             or f"http://127.0.0.1:{self.settings.pushgateway_port}",
+            # and so do the batch jobs (duration, rows in and out, quarantined, per job and day)
+            "WATERSHED_PUSHGATEWAY_URL": self.settings.pushgateway_url
+            or f"http://127.0.0.1:{self.settings.pushgateway_port}",
             # the callbacks' alerts go to the stack's Alertmanager (the one alert path); when it is
             # not running they fall back to WATERSHED_ALERT_WEBHOOK_URL, if set
             "WATERSHED_ALERTMANAGER_URL": self.settings.alertmanager_url

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from watershed.errors import StackError
-from watershed.paths import conf_dir
+from watershed.paths import conf_dir, monitoring_dir
 from watershed.stack.java import require_java
 from watershed.stack.process import port_open
 from watershed.stack.service import Service
@@ -22,7 +22,8 @@ class Kafka(Service):
 
     @property
     def ports(self) -> dict[str, int]:
-        return {"broker": self.settings.kafka_port, "controller": self.settings.kafka_controller_port}
+        s = self.settings
+        return {"broker": s.kafka_port, "controller": s.kafka_controller_port, "metrics": s.kafka_metrics_port}
 
     @property
     def address(self) -> str:
@@ -36,9 +37,18 @@ class Kafka(Service):
     def properties(self) -> Path:
         return self.home / "server.properties"
 
+    @property
+    def metrics_agent(self) -> Path | None:
+        """The Prometheus JMX exporter's java agent (`make setup` puts it beside the broker's jars)."""
+        return next(iter(sorted((self.settings.jars_dir / "jmx").glob("jmx_prometheus_javaagent-*.jar"))), None)
+
     def check_installed(self) -> None:
         if not any(self.jars.glob("kafka_2.13-*.jar")):
             raise StackError(f"the Kafka jars are missing from {self.jars}: run `make setup`")
+        if self.metrics_agent is None:
+            raise StackError(
+                f"the JMX exporter's agent is missing from {self.settings.jars_dir / 'jmx'}: run `make setup`"
+            )
         self.java = require_java()
 
     def prepare(self) -> None:
@@ -82,10 +92,13 @@ class Kafka(Service):
                 raise StackError(f"formatting the Kafka log directory failed: {result.stdout}{result.stderr}"[:500])
 
     def command(self) -> list[str]:
-        heap = self.settings.kafka_heap
+        heap, rules = self.settings.kafka_heap, monitoring_dir() / "kafka-jmx.yml"
+        agent = f"{self.metrics_agent}=127.0.0.1:{self.settings.kafka_metrics_port}:{rules}"
         return [
             self.java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
+            # the broker's metrics on loopback for Prometheus (topic throughput, replication, latency)
+            f"-javaagent:{agent}",
             f"-Dlog4j2.configurationFile={conf_dir() / 'kafka-log4j2.properties'}",
             f"-Dkafka.logs.dir={self.settings.state_dir / 'logs'}",
             "-cp", f"{self.jars}/*", "kafka.Kafka", str(self.properties),

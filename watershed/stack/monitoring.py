@@ -60,6 +60,8 @@ def prometheus_config(settings: Settings) -> dict[str, Any]:
             job("pushgateway", [f"127.0.0.1:{settings.pushgateway_port}"], honor_labels=True),
             # the platform's own state, read from the stores at each scrape (monitoring/exporter.py)
             job("watershed", [f"127.0.0.1:{settings.exporter_port}"]),
+            # the broker's JMX metrics (the exporter's java agent inside the broker's JVM)
+            job("kafka", [f"127.0.0.1:{settings.kafka_metrics_port}"]),
             *(
                 [job("collector", list(settings.monitoring_collector_targets))]
                 if settings.monitoring_collector_targets

@@ -43,6 +43,7 @@ DEFAULT_SERVICES = ("kafka", "s3", "redis")
 _PORT_VARIABLES = {
     ("kafka", "broker"): "KAFKA_PORT",
     ("kafka", "controller"): "KAFKA_CONTROLLER_PORT",
+    ("kafka", "metrics"): "KAFKA_METRICS_PORT",
     ("s3", "s3"): "S3_PORT",
     ("redis", "redis"): "REDIS_PORT",
     ("postgres", "postgres"): "POSTGRES_PORT",
