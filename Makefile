@@ -10,6 +10,7 @@ CACHE := .cache
 MVN := mvn -q -B -s jars/settings.xml
 # MinIO, pinned to a commit, built from the Go module proxy (no binary download needed)
 MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
+STATSD_EXPORTER_MODULE := github.com/prometheus/statsd_exporter@v0.31.0
 export WATERSHED_STATE_DIR ?= $(CURDIR)/.local
 export WATERSHED_CACHE_DIR ?= $(CURDIR)/$(CACHE)
 
@@ -18,7 +19,7 @@ export WATERSHED_CACHE_DIR ?= $(CURDIR)/$(CACHE)
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: java debian $(VENV)/.installed $(CACHE)/jars/kafka/.resolved $(CACHE)/jars/jmx/.resolved $(CACHE)/jars/spark/.resolved $(CACHE)/bin/minio ## Install everything (idempotent): .venv, JVM jars, MinIO, Debian's redis-server and postgresql
+setup: java debian $(VENV)/.installed $(CACHE)/jars/kafka/.resolved $(CACHE)/jars/jmx/.resolved $(CACHE)/jars/spark/.resolved $(CACHE)/bin/minio $(CACHE)/bin/statsd_exporter ## Install everything (idempotent): .venv, JVM jars, MinIO, the statsd_exporter, Debian's redis-server and postgresql
 
 java:
 	@command -v java >/dev/null || { echo "error: Java 17+ is required (Kafka, Spark): install OpenJDK 17, e.g. apt-get install openjdk-17-jre-headless" >&2; exit 2; }
@@ -74,6 +75,11 @@ $(CACHE)/jars/spark/.resolved: jars/spark/pom.xml jars/settings.xml $(VENV)/.ins
 	$(MVN) -f jars/spark/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(@D)
 	$(BIN)/python -m spark_jobs.session prune-jars $(@D)
 	@touch $@
+
+$(CACHE)/bin/statsd_exporter:
+	@command -v go >/dev/null || { echo "error: Go is required to build the statsd_exporter (Airflow's metrics)" >&2; exit 2; }
+	@echo "==> statsd_exporter (Airflow's StatsD metrics for Prometheus) built from the Go module proxy"
+	GOBIN=$(CURDIR)/$(CACHE)/bin GOFLAGS=-buildvcs=false go install $(STATSD_EXPORTER_MODULE)
 
 $(CACHE)/bin/minio:
 	@command -v go >/dev/null || { echo "error: Go is required to build the local S3 server (MinIO)" >&2; exit 2; }

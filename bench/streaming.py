@@ -102,6 +102,7 @@ def main() -> None:
         "WATERSHED_KAFKA_PORT": str(free_port(29092)),
         "WATERSHED_KAFKA_CONTROLLER_PORT": str(free_port(29093)),
         "WATERSHED_KAFKA_METRICS_PORT": str(free_port(29404)),
+        "WATERSHED_REALTIME_UI_PORT": str(free_port(24041)),
         "WATERSHED_REDIS_PORT": str(free_port(26379)),  # the job's ad counters
         "WATERSHED_SPARK_DRIVER_MEMORY": "3g",
     }

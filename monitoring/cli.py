@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -34,3 +36,22 @@ def sample_command() -> None:
     registry = CollectorRegistry()
     registry.register(PlatformCollector(load_settings()))
     click.echo(generate_latest(registry).decode(), nl=False)
+
+
+@monitor.command("alertmanager-config")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write it here (mode 600) instead of stdout.")
+def alertmanager_config_command(out: str | None) -> None:
+    """Alertmanager's configuration from the settings: the routes to Slack and PagerDuty, the
+    inhibitions. The local stack writes the same at every start; compose's Alertmanager reads it."""
+    import yaml
+
+    from watershed.settings import load_settings
+    from watershed.stack.monitoring import alertmanager_config
+    from watershed.stack.service import write_private
+
+    text = yaml.safe_dump(alertmanager_config(load_settings()), sort_keys=False)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_private(Path(out), text)
+        click.echo(f"wrote {out}")

@@ -41,6 +41,9 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "WATERSHED_PUSHGATEWAY_PORT": str(free_port(19191)),
         "WATERSHED_ALERTMANAGER_PORT": str(free_port(19195)),
         "WATERSHED_EXPORTER_PORT": str(free_port(19108)),
+        "WATERSHED_REALTIME_UI_PORT": str(free_port(14041)),
+        "WATERSHED_STATSD_PORT": str(free_port(19125)),
+        "WATERSHED_STATSD_EXPORTER_PORT": str(free_port(19102)),
     }
 
 

@@ -36,7 +36,7 @@ JMX_POM = ROOT / "jars" / "jmx" / "pom.xml"
 GRAFANA = ROOT / "docker" / "grafana"
 
 AIRFLOW = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
-ONE_SHOT = {"kafka-init", "minio-init", "airflow-init"}
+ONE_SHOT = {"kafka-init", "minio-init", "airflow-init", "alertmanager-config"}
 LONG_RUNNING = {
     "kafka",
     "minio",
@@ -45,6 +45,8 @@ LONG_RUNNING = {
     "collector",
     "ad-apis",
     "prometheus",
+    "alertmanager",
+    "statsd-exporter",
     "pushgateway",
     "exporter",
     "grafana",
@@ -212,6 +214,7 @@ def check_depends_on(compose: dict[str, Any]) -> list[str]:
         "minio-init": {"minio"},
         "collector": {"kafka", "kafka-init"},
         "grafana": {"prometheus"},
+        "alertmanager": {"alertmanager-config"},
     }
     for name, required in needs.items():
         have = set(services.get(name, {}).get("depends_on") or {})
@@ -451,6 +454,36 @@ def check_monitoring(compose: dict[str, Any]) -> list[str]:
         problems.append(
             "kafka: mount .cache/jars/jmx at /opt/jmx and monitoring/kafka-jmx.yml at /etc/jmx/kafka-jmx.yml"
         )
+    # Alertmanager: its configuration written by the one-shot job from the local stack's code, the
+    # rules' alerts and the Airflow callbacks sent to it
+    am_config = [a.removeprefix("--config.file=") for a in services["alertmanager"].get("command", [])
+                 if a.startswith("--config.file=")]  # fmt: skip
+    writer = " ".join(services["alertmanager-config"].get("command", []))
+    if not am_config or f"watershed monitor alertmanager-config --out {am_config[0]}" not in writer:
+        problems.append("alertmanager: its --config.file must be what `watershed monitor alertmanager-config` writes")
+    shared = {v.split(":")[0] for v in services["alertmanager"].get("volumes", [])} & {
+        v.split(":")[0] for v in services["alertmanager-config"].get("volumes", [])
+    }
+    if "alertmanager-config" not in shared:
+        problems.append("alertmanager: the config job and Alertmanager must share the alertmanager-config volume")
+    alerting = prometheus.get("alerting", {}).get("alertmanagers", [])
+    if "alertmanager:9093" not in {t for am in alerting for sc in am.get("static_configs", []) for t in sc["targets"]}:
+        problems.append("prometheus.yml: alerts are not sent to alertmanager:9093")
+    if compose["x-watershed-env"].get("WATERSHED_ALERTMANAGER_URL") != "http://alertmanager:9093":
+        problems.append(
+            "x-watershed-env: WATERSHED_ALERTMANAGER_URL must be http://alertmanager:9093 (the one alert path)"
+        )
+    # Airflow's StatsD: sent to the statsd-exporter with the local stack's rules, scraped
+    airflow_env = compose["x-airflow-env"]
+    if (airflow_env.get("AIRFLOW__METRICS__STATSD_ON"), airflow_env.get("AIRFLOW__METRICS__STATSD_HOST")) != (
+        "true", "statsd-exporter",
+    ):  # fmt: skip
+        problems.append("x-airflow-env: Airflow must send StatsD to statsd-exporter")
+    statsd_mounts = dict((target, source) for source, target in bind_mounts(services["statsd-exporter"]))
+    if statsd_mounts.get("/etc/statsd/airflow-statsd.yml") != "./monitoring/airflow-statsd.yml":
+        problems.append("statsd-exporter: mount monitoring/airflow-statsd.yml (the local stack's rules)")
+    if "statsd-exporter:9102" not in targets.get("airflow", set()):
+        problems.append("prometheus.yml: no job `airflow` scraping statsd-exporter:9102")
     if "kafka:9404" not in targets.get("kafka", set()):
         problems.append("prometheus.yml: no job `kafka` scraping the broker's JMX metrics on kafka:9404")
 

@@ -184,6 +184,11 @@ class Settings(BaseSettings):
     # pipeline runs from Airflow's metadata database (default: the stack's PostgreSQL), consumer
     # lag, the real-time job's heartbeat, the warehouse's freshness
     exporter_port: int = Field(9108, ge=1, le=65535)
+    # the real-time job's Spark UI, where Prometheus scrapes Spark's own metrics of it
+    realtime_ui_port: int = Field(4041, ge=1, le=65535)
+    # Airflow's own metrics: StatsD (UDP) into the statsd_exporter, which Prometheus scrapes
+    statsd_port: int = Field(9125, ge=1, le=65535)
+    statsd_exporter_port: int = Field(9102, ge=1, le=65535)
     monitoring_airflow_db_url: SecretStr | None = None
     # Alertmanager's routes: every alert to Slack (an incoming webhook), the critical ones also to
     # PagerDuty (Events API v2, with the integration's routing key); unset: that receiver is off

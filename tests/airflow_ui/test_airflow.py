@@ -27,13 +27,16 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
+from monitoring.dashboards import DASHBOARDS, promql
+from tests.collector.conftest import bearer, page_view, serve
 from watershed.paths import dags_dir
 from watershed.settings import Settings
 from watershed.stack import Stack
@@ -66,6 +69,7 @@ class AirflowUnderTest:
     settings: Settings
     password: str
     truth: Path
+    collector: httpx.Client  # a collector Prometheus scrapes (tests post to it)
 
     @property
     def url(self) -> str:
@@ -93,8 +97,6 @@ class AirflowUnderTest:
 
     def api(self, path: str, **params: Any) -> Any:
         """GET /api/v2/<path> with a token for admin (state checks next to what the UI shows)."""
-        import httpx
-
         token = httpx.post(
             f"{self.url}/auth/token", json={"username": "admin", "password": self.password}, timeout=30
         ).json()["access_token"]
@@ -103,6 +105,12 @@ class AirflowUnderTest:
         )
         response.raise_for_status()
         return response.json()
+
+    def xcom(self, run_id: str, task_id: str) -> Any:
+        """What the task returned (its XCom return_value)."""
+        path = f"dags/ecommerce_daily/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
+        value = self.api(path)["value"]
+        return json.loads(value) if isinstance(value, str) else value
 
     def task_states(self, run_id: str) -> dict[str, str | None]:
         found = self.api(f"dags/ecommerce_daily/dagRuns/{run_id}/taskInstances", limit=100)
@@ -164,33 +172,46 @@ def airflow(
     stack_settings: Settings, traffic: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AirflowUnderTest]:
     password = secrets.token_urlsafe(16)
-    settings = stack_settings.model_copy(
-        update={
-            "state_dir": tmp_path_factory.mktemp("airflow-state"),
-            "airflow_port": free_port(18080),
-            "airflow_log_server_port": free_port(18793),
-            "postgres_port": free_port(15433),
-            "airflow_admin_password": SecretStr(password),
+    # Prometheus, Alertmanager, the Pushgateway, the exporter and the statsd_exporter beside
+    # Airflow, as `make up` runs them: the DAG's tasks push to that Pushgateway, Airflow sends its
+    # StatsD metrics, the exporter reads this Airflow's database and warehouse, Prometheus scrapes
+    # them, the broker's metrics and a collector (idle until the dashboards test posts to it)
+    with serve(stack_settings.kafka_bootstrap, kafka_timeout=30) as collector:
+        settings = stack_settings.model_copy(
+            update={
+                "state_dir": tmp_path_factory.mktemp("airflow-state"),
+                "airflow_port": free_port(18080),
+                "airflow_log_server_port": free_port(18793),
+                "postgres_port": free_port(15433),
+                "airflow_admin_password": SecretStr(password),
+                "prometheus_port": free_port(),
+                "pushgateway_port": free_port(),
+                "alertmanager_port": free_port(),
+                "exporter_port": free_port(),
+                "statsd_port": free_port(),
+                "statsd_exporter_port": free_port(),
+                "monitoring_scrape_interval": "2s",
+                "monitoring_collector_targets": [f"{collector.base_url.host}:{collector.base_url.port}"],
+            }
+        )
+        extra = {
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         }
-    )
-    extra = {
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-    }
-    saved = {k: os.environ.get(k) for k in extra}
-    stack = Stack(settings, ["airflow"])
-    try:
-        os.environ.update(extra)  # Airflow's environment starts from ours
+        saved = {k: os.environ.get(k) for k in extra}
+        stack = Stack(settings, ["airflow", "prometheus"])
         try:
-            stack.up(echo=print)
+            os.environ.update(extra)  # Airflow's environment starts from ours
+            try:
+                stack.up(echo=print)
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+            yield AirflowUnderTest(settings, password, traffic, collector)
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-        yield AirflowUnderTest(settings, password, traffic)
-    finally:
-        stack.down(echo=print)  # also stops an Airflow that a failed `up` left behind
+            stack.down(echo=print)  # also stops an Airflow that a failed `up` left behind
 
 
 def wait_for_runs(airflow: AirflowUnderTest, run_ids: list[str], timeout: float) -> dict[str, str]:
@@ -401,3 +422,101 @@ def test_a_three_day_backfill_runs_every_day_and_the_marts_equal_the_truth(airfl
     assert {r: listed_states.get(r) for r in run_ids} == dict.fromkeys(run_ids, "success")
     for day in days:
         assert actual_day(airflow, day) == expected_day(airflow, day), day
+
+
+@pytest.mark.timeout(900)
+def test_every_dashboard_panel_has_data_and_the_figures_the_runs_made(airflow: AirflowUnderTest) -> None:
+    """Grafana cannot run here: every panel's query of monitoring/dashboards.py goes to the real
+    Prometheus instead (as Grafana sends it: a range query over the last hour), after the four
+    DAG runs above (run first: pytest keeps the file's order),
+    the real-time job over what Kafka holds, and collector traffic. Each returns data; chosen values
+    equal what the test knows independently: the collector's accepted events equal those posted,
+    each checkpoint's score equals the one its Airflow task returned, the sessions sessionize wrote
+    for a day equal the generator's truth."""
+    settings = airflow.settings
+    prometheus = f"http://127.0.0.1:{settings.prometheus_port}"
+
+    def query(expr: str) -> list[dict[str, Any]]:
+        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql(expr)}, timeout=30).json()
+        assert answer["status"] == "success", (expr, answer)
+        return answer["data"]["result"]
+
+    def value(expr: str) -> float:
+        found = query(expr)
+        assert len(found) == 1, (expr, found)
+        return float(found[0]["value"][1])
+
+    # the real-time job, to the end of what Kafka holds: its heartbeat, watermark and offsets
+    stream = subprocess.run(
+        [str(BIN / "watershed"), "stream", "run", "--available-now", "--log-format", "text"],
+        env={**os.environ, "WATERSHED_STATE_DIR": str(settings.state_dir),
+             "WATERSHED_REALTIME_UI_PORT": str(settings.realtime_ui_port)},
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert stream.returncode == 0, stream.stdout[-2000:] + stream.stderr[-4000:]
+
+    # collector traffic: 40 accepted page views, 3 refused (an event type the contract lacks)
+    posted = [page_view(f"dashboard-{i % 7}") for i in range(40)]
+    for event in posted:
+        assert airflow.collector.post("/v1/events", json=event, headers=bearer()).status_code == 200
+    for _ in range(3):
+        refused = airflow.collector.post(
+            "/v1/events", json=page_view("dashboard-bad", event_type="page_teleport"), headers=bearer()
+        )
+        assert refused.status_code == 422, refused.text
+    deadline = time.monotonic() + 60
+    while not query("sum(watershed_collector_events_accepted_total) == 40"):
+        assert time.monotonic() < deadline, "Prometheus did not scrape the collector's 40 accepted events"
+        time.sleep(2)
+    time.sleep(6)  # a few more scrapes: the rates have two samples in their window
+
+    def shown(expr: str) -> list[dict[str, Any]]:
+        """What a panel over the last hour draws: Grafana's range query, a point every 15 s."""
+        end = time.time()
+        params = {"query": promql(expr), "start": end - 3600, "end": end, "step": "15s"}
+        answer = httpx.get(f"{prometheus}/api/v1/query_range", params=params, timeout=30).json()
+        assert answer["status"] == "success", (expr, answer)
+        return [r for r in answer["data"]["result"] if r["values"]]
+
+    empty = [
+        f"{d.uid} / {panel.title}: {expr}"
+        for d in DASHBOARDS
+        for panel in d.panels
+        for expr, _ in panel.queries
+        if not shown(expr)
+    ]
+    assert empty == [], "panels without data:\n" + "\n".join(empty)
+
+    assert value("sum(watershed_collector_events_accepted_total)") == 40
+    assert value("sum(watershed_collector_events_rejected_total)") == 3
+    succeeded = [
+        r for r in airflow.api("dags/ecommerce_daily/dagRuns", limit=100)["dag_runs"] if r["state"] == "success"
+    ]
+    assert value('pipeline_success_total{pipeline="ecommerce_daily"}') == len(succeeded) == len(DAYS)
+    assert value('pipeline_last_run_success{pipeline="ecommerce_daily"}') == 1
+    # Airflow's own StatsD timer of each run, through the statsd_exporter
+    timed = 'sum(airflow_dagrun_duration_seconds_count{dag_id="ecommerce_daily",state="success"})'
+    assert value(timed) == len(succeeded)
+
+    # each checkpoint's pushed score is the one its task returned for the day it last validated
+    runs = [r["dag_run_id"] for r in succeeded]
+    scores = {r["metric"]["checkpoint"]: float(r["value"][1]) for r in query("data_quality_score")}
+    assert sorted(scores) == ["bronze", "ledger", "marts", "silver"]
+    for task in ("bronze_checkpoint", "silver_checkpoint", "marts_checkpoint", "ledger_check"):
+        returned = [airflow.xcom(run_id, task) for run_id in runs]
+        checkpoint = returned[0]["checkpoint"]
+        days = query(f'watershed_quality_data_date_seconds{{checkpoint="{checkpoint}"}}')
+        if days:  # the day's midnight (UTC); the ledger checks every day at once and has none
+            last = datetime.fromtimestamp(float(days[0]["value"][1]), UTC).date().isoformat()
+        else:
+            last = max(r["date"] for r in returned)
+        [summary] = [r for r in returned if r["date"] == last]
+        assert scores[checkpoint] == summary["score"], (checkpoint, last, summary)
+
+    # the sessions sessionize wrote per day, as pushed, equal the generator's truth
+    for day in DAYS:
+        truth = sum(1 for s in airflow.truth_rows("sessions") if s["session_date"] == day)
+        pushed = value(f'watershed_job_rows_out{{batch_job="sessionize",date="{day}",table="silver/sessions"}}')
+        assert pushed == truth, day
+    assert value("sum(kafka_controller_activecontrollercount)") == 1
+    assert value("max(watershed_realtime_running)") == 0  # the --available-now run has ended

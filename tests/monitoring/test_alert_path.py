@@ -58,6 +58,8 @@ def monitoring_env(state: Path, receivers: AlertReceivers, routing_key: str, **s
         "WATERSHED_PUSHGATEWAY_PORT": str(free_port()),
         "WATERSHED_ALERTMANAGER_PORT": str(free_port()),
         "WATERSHED_EXPORTER_PORT": str(free_port()),
+        "WATERSHED_STATSD_PORT": str(free_port()),
+        "WATERSHED_STATSD_EXPORTER_PORT": str(free_port()),
         "WATERSHED_MONITORING_SCRAPE_INTERVAL": "1s",
         "WATERSHED_MONITORING_COLLECTOR_TARGETS": "[]",
         "WATERSHED_ALERT_SLACK_WEBHOOK_URL": receivers.slack_url,
@@ -82,6 +84,7 @@ def monitoring(tmp_path: Path) -> Iterator[tuple[dict[str, str], AlertReceivers]
             "pushgateway",
             "alertmanager",
             "exporter",
+            "statsd",
             "prometheus",
         ]
         yield env, receivers
@@ -206,3 +209,52 @@ def test_airflow_callbacks_and_real_time_anomalies_take_the_same_path(monitoring
     }  # fmt: skip
     assert held["AirflowTaskFailed"]["annotations"]["description"].splitlines()[-1] == "error: Kafka unreachable"
     assert held["RealtimeAnomaly"]["labels"]["rule"] == "traffic_spike"
+
+
+def test_a_failed_run_mutes_the_staleness_it_causes_until_it_resolves(monitoring) -> None:  # type: ignore[no-untyped-def]
+    """The freshness inhibition, live in Alertmanager: the rules' own alerts posted as Prometheus
+    posts them (their timing is promtool's to test: DataFreshnessHigh waits 5 minutes). While the
+    failed run pages, the marts' staleness it explains is held; once the run's alert resolves and
+    the data is still stale, the staleness is sent on its own."""
+    env, receivers = monitoring
+    alertmanager = f"http://127.0.0.1:{env['WATERSHED_ALERTMANAGER_PORT']}"
+
+    def post(name: str, severity: str, ends_in: float, **labels: str) -> None:
+        now = time.time()
+        stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + "Z"  # noqa: E731
+        alert = {"labels": {"alertname": name, "severity": severity, **labels},
+                 "annotations": {"summary": f"{name} {labels}"},
+                 "startsAt": stamp(now - 60), "endsAt": stamp(now + ends_in)}  # fmt: skip
+        assert httpx.post(f"{alertmanager}/api/v2/alerts", json=[alert], timeout=5).status_code == 200
+
+    post("PipelineRunFailed", "critical", 600, pipeline="ecommerce_daily")
+    post("DataFreshnessHigh", "warning", 600, store="marts")
+
+    def held() -> list[dict[str, Any]]:
+        alerts = httpx.get(f"{alertmanager}/api/v2/alerts", timeout=5).json()
+        return [a for a in alerts if a["labels"]["alertname"] == "DataFreshnessHigh" and a["status"]["inhibitedBy"]]
+
+    wait_for("the staleness held as inhibited", held, 30)
+    wait_for("the page", lambda: receivers.snapshot()["pagerduty"], 30)
+    time.sleep(5)  # two group intervals more: the symptom is not sent
+    during = receivers.snapshot()
+    assert [m["attachments"][0]["title"] for m in during["slack"]] == ["[FIRING:1] PipelineRunFailed (critical)"]
+    assert [p["event_action"] for p in during["pagerduty"]] == ["trigger"]
+
+    post("PipelineRunFailed", "critical", 0, pipeline="ecommerce_daily")  # a later run succeeded
+    post("DataFreshnessHigh", "warning", 600, store="marts")  # Prometheus resends what still fires
+    wait_for(
+        "the staleness sent once its cause resolved",
+        lambda: any(
+            m["attachments"][0]["title"] == "[FIRING:1] DataFreshnessHigh (warning)"
+            for m in receivers.snapshot()["slack"]
+        ),
+        30,
+    )
+    after = receivers.snapshot()
+    assert sorted(m["attachments"][0]["title"] for m in after["slack"]) == [
+        "[FIRING:1] DataFreshnessHigh (warning)",
+        "[FIRING:1] PipelineRunFailed (critical)",
+        "[RESOLVED] PipelineRunFailed (critical)",
+    ]
+    assert [p["event_action"] for p in after["pagerduty"]] == ["trigger", "resolve"]  # the warning never pages

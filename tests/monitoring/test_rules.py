@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,6 +122,8 @@ def test_prometheus_scrapes_the_stack_and_keeps_pushed_labels(tmp_path: Path) ->
             pushgateway_port=9091,
             exporter_port=9108,
             kafka_metrics_port=9404,
+            statsd_exporter_port=9102,
+            realtime_ui_port=4041,
             monitoring_collector_targets=["127.0.0.1:8000", "127.0.0.1:8001"],
         )
     )
@@ -130,9 +134,24 @@ def test_prometheus_scrapes_the_stack_and_keeps_pushed_labels(tmp_path: Path) ->
         "pushgateway": ["127.0.0.1:9091"],
         "watershed": ["127.0.0.1:9108"],
         "kafka": ["127.0.0.1:9404"],
+        "airflow": ["127.0.0.1:9102"],
+        "spark-realtime": ["127.0.0.1:4041"],
+        "spark-realtime-executors": ["127.0.0.1:4041"],
         "collector": ["127.0.0.1:8000", "127.0.0.1:8001"],
     }
     assert jobs["pushgateway"]["honor_labels"] is True
+    # Spark's endpoints of the real-time job, its streaming gauges renamed one series per query
+    assert (jobs["spark-realtime"]["metrics_path"], jobs["spark-realtime-executors"]["metrics_path"]) == (
+        "/metrics/prometheus", "/metrics/executors/prometheus",
+    )  # fmt: skip
+    relabels = jobs["spark-realtime"]["metric_relabel_configs"]
+    gauge = "metrics_watershed_realtime_driver_spark_streaming_(.+)_inputRate_total_Value"
+    assert relabels[:2] == [
+        {"source_labels": ["__name__"], "regex": gauge, "target_label": "query", "replacement": "$1"},
+        {"source_labels": ["__name__"], "regex": gauge, "target_label": "__name__",
+         "replacement": "spark_streaming_input_rows_per_second"},
+    ]  # fmt: skip
+    assert relabels[-1] == {"source_labels": ["__name__"], "regex": "metrics_watershed_realtime_.*", "action": "drop"}
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9095"]
     written = tmp_path / "prometheus.yml"
     (tmp_path / "rules").mkdir()
@@ -142,3 +161,30 @@ def test_prometheus_scrapes_the_stack_and_keeps_pushed_labels(tmp_path: Path) ->
         [tool("promtool"), "check", "config", str(written)], capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_cli_writes_the_stacks_alertmanager_config_for_compose(tmp_path: Path) -> None:
+    """What compose's alertmanager-config job runs: the same routes as the local stack, the secrets
+    from the environment (compose passes an unset one as empty: that receiver is off)."""
+    watershed = str(Path(sys.executable).parent / "watershed")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WATERSHED_")}
+    secrets = {
+        "WATERSHED_ALERT_SLACK_WEBHOOK_URL": "http://127.0.0.1:1/slack/services/T/B/x",
+        "WATERSHED_ALERT_PAGERDUTY_ROUTING_KEY": "0" * 32,
+    }
+    out = tmp_path / "am" / "alertmanager.yml"
+    wrote = subprocess.run([watershed, "monitor", "alertmanager-config", "--out", str(out)],
+                           env={**clean, **secrets, "WATERSHED_STATE_DIR": str(tmp_path)},
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    assert (wrote.returncode, wrote.stdout) == (0, f"wrote {out}\n"), wrote.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert yaml.safe_load(out.read_text()) == alertmanager_config(configured(tmp_path))
+    checked = subprocess.run([tool("amtool"), "check-config", str(out)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    unset = {name: "" for name in secrets}
+    printed = subprocess.run([watershed, "monitor", "alertmanager-config"],
+                             env={**clean, **unset, "WATERSHED_STATE_DIR": str(tmp_path)},
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    assert yaml.safe_load(printed.stdout)["receivers"] == [{"name": "slack"}, {"name": "slack-and-pagerduty"}]

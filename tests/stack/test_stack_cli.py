@@ -62,6 +62,8 @@ def env(tmp_path: Path) -> dict[str, str]:
         "WATERSHED_PUSHGATEWAY_PORT": str(free_port(29191)),
         "WATERSHED_ALERTMANAGER_PORT": str(free_port(29195)),
         "WATERSHED_EXPORTER_PORT": str(free_port(29108)),
+        "WATERSHED_STATSD_PORT": str(free_port(29125)),
+        "WATERSHED_STATSD_EXPORTER_PORT": str(free_port(29102)),
     }
 
 
@@ -103,6 +105,7 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
         "airflow: not running",
         "ad-apis: not running",
         "prometheus: not running",
+        "statsd: not running",
         "exporter: not running",
         "alertmanager: not running",
         "pushgateway: not running",
@@ -124,6 +127,7 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
         "airflow: not running",
         "ad-apis: not running",
         "prometheus: not running",
+        "statsd: not running",
         "exporter: not running",
         "alertmanager: not running",
         "pushgateway: not running",

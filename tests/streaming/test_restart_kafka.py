@@ -20,6 +20,7 @@ from spark_jobs.streaming import counters
 from spark_jobs.streaming.state import read_json
 from tests.streaming import recompute
 from tests.streaming.conftest import event
+from watershed.stack.process import free_port
 
 WINDOW = timedelta(minutes=15)
 
@@ -30,7 +31,8 @@ def start(topics, home: Path, *extra: str) -> subprocess.Popen:  # type: ignore[
         "--topic-prefix", topics.prefix, "--window", "15 minutes", "--watermark", "2 hours",
         "--metrics-table", (home / "realtime_metrics").as_uri(), *extra,
     ]  # fmt: skip
-    env = {**os.environ, "WATERSHED_SPARK_DRIVER_MEMORY": "1g", "WATERSHED_SPARK_SHUFFLE_PARTITIONS": "1"}
+    env = {**os.environ, "WATERSHED_SPARK_DRIVER_MEMORY": "1g", "WATERSHED_SPARK_SHUFFLE_PARTITIONS": "1",
+           "WATERSHED_REALTIME_UI_PORT": str(free_port())}  # fmt: skip
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=open(home / "job.err", "ab"))
 
 

@@ -83,6 +83,14 @@ class Airflow(Service):
             # not running they fall back to WATERSHED_ALERT_WEBHOOK_URL, if set
             "WATERSHED_ALERTMANAGER_URL": self.settings.alertmanager_url
             or f"http://127.0.0.1:{self.settings.alertmanager_port}",
+            # Airflow's own metrics as StatsD to the stack's statsd_exporter (Prometheus job
+            # `airflow`), tags InfluxDB style so they become labels, the new names only
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+            "AIRFLOW__METRICS__STATSD_PORT": str(self.settings.statsd_port),
+            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+            "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True",
+            "AIRFLOW__METRICS__LEGACY_NAMES_ON": "False",
             # the Spark steps' connection: the configured master unless one is given
             "AIRFLOW_CONN_SPARK_DEFAULT": os.environ.get("AIRFLOW_CONN_SPARK_DEFAULT")
             or json.dumps({"conn_type": "spark", "host": self.settings.spark_master_url}),

@@ -9,6 +9,7 @@ inhibitions). Both are pure functions of the settings, tested without a server.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -43,8 +44,34 @@ INHIBITIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+# Spark's streaming source names its gauges after the query (spark.sql.streaming.metricsEnabled,
+# namespace watershed_realtime): metrics_watershed_realtime_driver_spark_streaming_<query>_<name>_Value
+SPARK_STREAMING_METRICS = {
+    "inputRate_total": "spark_streaming_input_rows_per_second",
+    "processingRate_total": "spark_streaming_processed_rows_per_second",
+    "latency": "spark_streaming_batch_duration_ms",
+    "eventTime_watermark": "spark_streaming_watermark_ms",
+    "states_rowsTotal": "spark_streaming_state_rows",
+    "states_usedBytes": "spark_streaming_state_bytes",
+}
+
+
+def spark_streaming_relabels() -> list[dict[str, Any]]:
+    """Each streaming gauge as one series per query (`spark_streaming_input_rows_per_second{query}`);
+    the servlet's other driver series are dropped (the executors' endpoint has the JVM's)."""
+    rules: list[dict[str, Any]] = []
+    for spark_name, name in SPARK_STREAMING_METRICS.items():
+        pattern = f"metrics_watershed_realtime_driver_spark_streaming_(.+)_{spark_name}_Value"
+        rules += [
+            {"source_labels": ["__name__"], "regex": pattern, "target_label": "query", "replacement": "$1"},
+            {"source_labels": ["__name__"], "regex": pattern, "target_label": "__name__", "replacement": name},
+        ]
+    return [*rules, {"source_labels": ["__name__"], "regex": "metrics_watershed_realtime_.*", "action": "drop"}]
+
+
 def prometheus_config(settings: Settings) -> dict[str, Any]:
     interval = settings.monitoring_scrape_interval
+    realtime = f"127.0.0.1:{settings.realtime_ui_port}"
 
     def job(name: str, targets: list[str], **extra: Any) -> dict[str, Any]:
         return {"job_name": name, "static_configs": [{"targets": targets}], **extra}
@@ -62,6 +89,17 @@ def prometheus_config(settings: Settings) -> dict[str, Any]:
             job("watershed", [f"127.0.0.1:{settings.exporter_port}"]),
             # the broker's JMX metrics (the exporter's java agent inside the broker's JVM)
             job("kafka", [f"127.0.0.1:{settings.kafka_metrics_port}"]),
+            # Airflow's StatsD metrics, as the statsd_exporter turns them into series
+            job("airflow", [f"127.0.0.1:{settings.statsd_exporter_port}"]),
+            # Spark's own metrics of the real-time job, while it runs (its UI port): the driver's,
+            # the streaming queries' renamed, and the executors'
+            job(
+                "spark-realtime",
+                [realtime],
+                metrics_path="/metrics/prometheus",
+                metric_relabel_configs=spark_streaming_relabels(),
+            ),
+            job("spark-realtime-executors", [realtime], metrics_path="/metrics/executors/prometheus"),
             *(
                 [job("collector", list(settings.monitoring_collector_targets))]
                 if settings.monitoring_collector_targets
@@ -206,11 +244,55 @@ class Alertmanager(_Monitoring):
         return f"receivers: {', '.join(receivers) or 'none configured'}"
 
 
+class StatsdExporter(Service):
+    """Prometheus's statsd_exporter (built from the Go module proxy by `make setup`): Airflow sends
+    its StatsD metrics here over UDP, with their tags (InfluxDB style), and the rules of
+    ``monitoring/airflow-statsd.yml`` name them; Prometheus scrapes the result."""
+
+    name = "statsd"
+
+    @property
+    def binary(self) -> Path:
+        return self.settings.cache_dir / "bin" / "statsd_exporter"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"web": self.settings.statsd_exporter_port}
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.settings.statsd_exporter_port}"
+
+    def check_installed(self) -> None:
+        if not self.binary.is_file():
+            raise StackError(f"the statsd_exporter is missing from {self.binary.parent}: run `make setup`")
+
+    def prepare(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        s = self.settings
+        return [str(self.binary), f"--web.listen-address=127.0.0.1:{s.statsd_exporter_port}",
+                f"--statsd.listen-udp=127.0.0.1:{s.statsd_port}", "--statsd.listen-tcp=",
+                f"--statsd.mapping-config={monitoring_dir() / 'airflow-statsd.yml'}"]  # fmt: skip
+
+    def healthy(self) -> bool:
+        import httpx
+
+        try:
+            return httpx.get(f"{self.address}/-/ready", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def detail(self) -> str:
+        return f"StatsD on udp 127.0.0.1:{self.settings.statsd_port}"
+
+
 class Prometheus(_Monitoring):
     """Scrapes the stack and evaluates the repository's alert rules (prometheus_config)."""
 
     name = "prometheus"
-    requires = ("pushgateway", "alertmanager", "exporter")
+    requires = ("pushgateway", "alertmanager", "exporter", "statsd")
     binary_name = "prometheus"
     package = "prometheus"
     port_setting = "prometheus_port"
@@ -263,6 +345,17 @@ class Exporter(Service):
     def command(self) -> list[str]:
         watershed = str(Path(sys.executable).parent / "watershed")
         return [watershed, "monitor", "exporter", "--port", str(self.settings.exporter_port)]
+
+    def environment(self) -> dict[str, str]:
+        # the stores of this stack's settings, whatever the shell that started it had: the state
+        # folder (lake, warehouse, the real-time job's files), Airflow's database, the broker
+        s = self.settings
+        return {
+            **os.environ,
+            "WATERSHED_STATE_DIR": str(s.state_dir),
+            "WATERSHED_POSTGRES_PORT": str(s.postgres_port),
+            "WATERSHED_KAFKA_PORT": str(s.kafka_port),
+        }
 
     def healthy(self) -> bool:
         import httpx

@@ -16,7 +16,7 @@ from watershed.settings import Settings
 from watershed.stack.ad_apis import AdApis
 from watershed.stack.airflow import Airflow
 from watershed.stack.kafka import Kafka
-from watershed.stack.monitoring import Alertmanager, Exporter, Prometheus, Pushgateway
+from watershed.stack.monitoring import Alertmanager, Exporter, Prometheus, Pushgateway, StatsdExporter
 from watershed.stack.object_store import ObjectStore
 from watershed.stack.postgres import Postgres
 from watershed.stack.process import port_free, spawn, terminate
@@ -31,6 +31,7 @@ SERVICES: dict[str, type[Service]] = {
     "pushgateway": Pushgateway,
     "alertmanager": Alertmanager,
     "exporter": Exporter,
+    "statsd": StatsdExporter,
     "prometheus": Prometheus,
     "ad-apis": AdApis,
     "airflow": Airflow,
@@ -51,6 +52,7 @@ _PORT_VARIABLES = {
     ("alertmanager", "alertmanager"): "ALERTMANAGER_PORT",
     ("prometheus", "prometheus"): "PROMETHEUS_PORT",
     ("exporter", "exporter"): "EXPORTER_PORT",
+    ("statsd", "web"): "STATSD_EXPORTER_PORT",
     ("ad-apis", "meta"): "AD_APIS_META_PORT",
     ("ad-apis", "google"): "AD_APIS_GOOGLE_PORT",
     ("airflow", "api"): "AIRFLOW_PORT",
