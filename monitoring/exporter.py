@@ -19,7 +19,7 @@ of that scrape, so a gap is visible and never reads as zero lag or a fresh wareh
 * ``realtime``: ``watershed_realtime_running`` and ``watershed_realtime_heartbeat_age_seconds``
   (the job's pid and heartbeat files; no broker call).
 * ``warehouse``: ``watershed_data_freshness_seconds{store="marts"}``, now minus the newest event
-  in ``marts.fct_user_events`` (DuckDB, opened read-only); the real-time job's
+  in ``marts.fct_user_events`` (DuckDB opened read-only, or Snowflake); the real-time job's
   ``{store="realtime"}`` is now minus its watermark.
 * ``disk``: ``watershed_state_disk_size_bytes`` and ``watershed_state_disk_free_bytes`` of the
   disk holding the state folder.
@@ -224,15 +224,25 @@ def freshness_family() -> GaugeMetricFamily:
     )
 
 
-def warehouse_metrics(settings: Settings, now: float) -> list[Metric]:
-    if settings.warehouse != "duckdb":
-        return []  # Snowflake: not read by the exporter yet (docs/monitoring.md)
-    import duckdb
+NEWEST_EVENT_SQL = "select max(occurred_at) from marts.fct_user_events"
 
-    if not settings.duckdb_file.is_file():
-        raise FileNotFoundError(f"no warehouse file at {settings.duckdb_file}")
-    with duckdb.connect(str(settings.duckdb_file), read_only=True) as con:
-        newest = con.execute("select max(occurred_at) from marts.fct_user_events").fetchone()
+
+def warehouse_metrics(settings: Settings, now: float) -> list[Metric]:
+    if settings.warehouse == "duckdb":
+        import duckdb
+
+        if not settings.duckdb_file.is_file():
+            raise FileNotFoundError(f"no warehouse file at {settings.duckdb_file}")
+        with duckdb.connect(str(settings.duckdb_file), read_only=True) as con:
+            newest = con.execute(NEWEST_EVENT_SQL).fetchone()
+    else:  # Snowflake: one query per scrape on the configured warehouse (a few credits a day at 15 s)
+        from warehouse.snowflake_backend import connect_from_settings
+
+        con = connect_from_settings(settings)
+        try:
+            newest = con.cursor().execute(NEWEST_EVENT_SQL.upper()).fetchone()
+        finally:
+            con.close()
     fresh = freshness_family()
     if newest and newest[0] is not None:
         fresh.add_metric(["marts"], max(0.0, now - _instant(newest[0]).timestamp()))

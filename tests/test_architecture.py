@@ -27,7 +27,8 @@ ROOMS: dict[str, set[str]] = {
     "spark_jobs": set(),
     "warehouse": set(),
     "quality": {"warehouse", "spark_jobs"},  # the live ad counters it reconciles with the marts
-    "monitoring": {"spark_jobs"},  # the exporter reads landing's checkpoint and the real-time job's status
+    # the exporter reads landing's checkpoint, the real-time job's status, the warehouse's freshness
+    "monitoring": {"spark_jobs", "warehouse"},
     "extractors": set(),  # the ad platforms' clients; their fakes are in the simulator
 }
 PACKAGES = [CORE, *ROOMS]

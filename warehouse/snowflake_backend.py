@@ -114,7 +114,15 @@ def connect_from_settings(settings: Settings) -> Any:
         database=settings.snowflake_database,
         autocommit=True,
         login_timeout=60,
+        **endpoint(settings),
     )
+
+
+def endpoint(settings: Settings) -> dict[str, Any]:
+    """Host, port and protocol for the connector when the settings name them (else it derives
+    ``<account>.snowflakecomputing.com:443`` over https)."""
+    given = {"host": settings.snowflake_host, "port": settings.snowflake_port}
+    return {**{k: v for k, v in given.items() if v is not None}, "protocol": settings.snowflake_protocol}
 
 
 def connect_from_airflow(conn_id: str) -> Any:

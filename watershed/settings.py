@@ -155,6 +155,11 @@ class Settings(BaseSettings):
     snowflake_role: str = "TRANSFORMER"
     snowflake_warehouse: str = "TRANSFORMING"
     snowflake_database: str = "WATERSHED"
+    # where the connector connects, when not <account>.snowflakecomputing.com over https (a
+    # private link, or the local wire fake the tests run: simulator/fakes/snowflake.py)
+    snowflake_host: str | None = None
+    snowflake_port: int | None = Field(None, ge=1, le=65535)
+    snowflake_protocol: Literal["https", "http"] = "https"
 
     # Airflow, run locally by `watershed stack up airflow` (`airflow standalone`)
     airflow_port: int = Field(8080, ge=1, le=65535)

@@ -15,9 +15,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from monitoring.exporter import PlatformCollector, pipeline_families
+from monitoring.exporter import PlatformCollector, pipeline_families, warehouse_metrics
+from simulator.fakes.snowflake import FakeSnowflake
 from spark_jobs.landing.job import TOPICS
 from spark_jobs.streaming.config import SOURCE_TOPICS
+from watershed.settings import Settings
+from watershed.stack.process import free_port
 
 NOW = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
 
@@ -168,3 +171,47 @@ def test_pipeline_metrics_count_runs_and_describe_the_last_one() -> None:
         ("pipeline_task_retries_total", "ad_campaign_daily"): 0,
         ("pipeline_task_retries_total", "ecommerce_daily"): 4,
     }
+
+
+def prod_on_fake_snowflake(tmp_path: Path, port: int) -> Settings:
+    """Production settings (Snowflake is the warehouse), its endpoint the local wire fake."""
+    return Settings(
+        env="prod", state_dir=tmp_path, lake_uri="s3a://acme-lake/watershed",
+        kafka_bootstrap_servers="127.0.0.1:1", spark_master="spark://127.0.0.1:7077",
+        pii_hash_key=SecretStr("k" * 32), snowflake_account="acme-eu1", snowflake_user="monitor",
+        snowflake_password=SecretStr("fake-snowflake-password"), snowflake_host="127.0.0.1",
+        snowflake_port=port, snowflake_protocol="http",
+    )  # fmt: skip
+
+
+def test_freshness_on_snowflake_is_read_through_the_connector(tmp_path: Path) -> None:
+    marts = tmp_path / "snowflake-standin.duckdb"
+    with duckdb.connect(str(marts)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.fct_user_events (occurred_at timestamp)")
+        con.execute("insert into marts.fct_user_events values ('2026-12-07 09:00:00'), ('2026-12-07 10:15:00')")
+    snowflake = FakeSnowflake(marts)
+    try:
+        settings = prod_on_fake_snowflake(tmp_path, snowflake.port)
+        assert settings.warehouse == "snowflake"
+        collector = PlatformCollector(settings, {"warehouse": warehouse_metrics}, clock=NOW.timestamp)
+        got = scrape(collector)
+    finally:
+        snowflake.stop()
+    assert got[("watershed_data_freshness_seconds", (("store", "marts"),))] == 2700.0  # 11:00 - 10:15
+    assert got[("watershed_exporter_source_up", (("source", "warehouse"),))] == 1.0
+    # what went over the wire: a login as the configured user to the configured database, one query
+    login, query, close = snowflake.requests
+    assert login["path"] == "/session/v1/login-request"
+    assert (login["body"]["data"]["LOGIN_NAME"], login["body"]["data"]["ACCOUNT_NAME"]) == ("monitor", "acme-eu1")
+    assert query["body"]["sqlText"] == "SELECT MAX(OCCURRED_AT) FROM MARTS.FCT_USER_EVENTS"
+    assert close["path"] == "/session"
+
+
+def test_an_unreachable_snowflake_is_a_source_down_not_fresh_data(tmp_path: Path) -> None:
+    settings = prod_on_fake_snowflake(tmp_path, free_port()).model_copy(update={"snowflake_port": free_port()})
+    collector = PlatformCollector(settings, {"warehouse": warehouse_metrics}, clock=NOW.timestamp)
+    got = scrape(collector)
+    assert got[("watershed_exporter_source_up", (("source", "warehouse"),))] == 0.0
+    assert not any(name == "watershed_data_freshness_seconds" for name, _ in got)
+    assert collector.errors["warehouse"].startswith("OperationalError: ")
