@@ -185,26 +185,25 @@ def load_ad_marts(settings: Settings, qs: QualitySettings, day: date) -> Prepare
 
 
 def marts_prepared(settings: Settings, qs: QualitySettings, day: date, specs: Sequence[Any]) -> Prepared:
-    """Each mart's rows of `day` in the local warehouse, validated by its spec."""
-    prepared = Prepared([])
-    path = settings.duckdb_file
-    if settings.warehouse != "duckdb" or not path.exists():
-        prepared.missing = [no_data(f"marts.{s.table}", f"warehouse {path}") for s in specs]
-        return prepared
-    import duckdb
+    """Each mart's rows of `day` in the warehouse (DuckDB or Snowflake), validated by its spec."""
+    from warehouse.reader import open_marts
 
-    con = duckdb.connect(str(path), read_only=True)
-    try:
+    prepared = Prepared([])
+    with open_marts(settings) as marts:
+        if marts is None:
+            prepared.missing = [no_data(f"marts.{s.table}", f"warehouse {settings.duckdb_file}") for s in specs]
+            return prepared
         for spec in specs:
-            table = f'"{qs.marts_schema}"."{spec.table}"'
+            # unquoted names: the SQL both warehouses take (warehouse/reader.py)
+            table = f"{qs.marts_schema}.{spec.table}"
+            measure = f"sum({spec.volume})" if spec.volume else "count(*)"
             try:
-                rows = con.execute(f'select * from {table} where "{spec.date_column}" = ?', [day]).df()  # noqa: S608
-                measure = f'sum("{spec.volume}")' if spec.volume else "count(*)"
-                found = con.execute(
-                    f'select {measure}, count(*) from {table} where "{spec.date_column}" = ?',  # noqa: S608
+                rows = marts.frame(f"select * from {table} where {spec.date_column} = ?", [day])  # noqa: S608
+                found = marts.one(
+                    f"select {measure}, count(*) from {table} where {spec.date_column} = ?",  # noqa: S608
                     [day - timedelta(days=1)],
-                ).fetchone()
-            except duckdb.Error as error:
+                )
+            except marts.errors as error:
                 prepared.missing.append(no_data(f"marts.{spec.table}", str(error).splitlines()[0]))
                 continue
             if rows.empty:
@@ -216,8 +215,6 @@ def marts_prepared(settings: Settings, qs: QualitySettings, day: date, specs: Se
                 f"marts.{spec.table}: {len(rows)} rows; previous day's volume: "
                 f"{'none' if previous is None else f'{previous:g}'}"
             )
-    finally:
-        con.close()
     return prepared
 
 

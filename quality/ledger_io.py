@@ -153,30 +153,22 @@ def event_counts(
 
 
 def mart_counts(settings: Settings, day: date, table: str, time_column: str, schema: str) -> list[dict] | None:
-    """``marts`` rows from the DuckDB warehouse, or None when the file or the table is missing."""
-    path = settings.duckdb_file
-    if settings.warehouse != "duckdb" or not path.exists():
-        return None
-    import duckdb
+    """``marts`` rows per hour of `day` from the warehouse (DuckDB or Snowflake), or None when the
+    warehouse or the table is missing."""
+    from warehouse.reader import open_marts
 
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchone()
-        if not exists or not exists[0]:
+    with open_marts(settings) as marts:
+        if marts is None or not marts.has_table(schema, table):
             return None
-        start = datetime.combine(day, time(0), tzinfo=UTC)
-        frame = con.execute(
-            f'select hour(timezone(\'UTC\', "{time_column}")) as hour, count(*) as n from "{schema}"."{table}" '  # noqa: S608 - names come from settings
-            f'where "{time_column}" >= ? and "{time_column}" < ? group by 1',
-            [start, start + timedelta(days=1)],
-        ).df()
-    finally:
-        con.close()
+        frame = marts.frame(
+            f"select extract(hour from {time_column}) as hour, count(*) as n from {schema}.{table} "  # noqa: S608 - names come from settings
+            f"where {time_column} >= ? and {time_column} < ? group by 1",
+            [day, day + timedelta(days=1)],
+        )
     by_hour = (
-        frame.set_index("hour")["n"].reindex(range(24), fill_value=0) if len(frame) else pd.Series(0, index=range(24))
+        frame.astype({"hour": int}).set_index("hour")["n"].reindex(range(24), fill_value=0)
+        if len(frame)
+        else pd.Series(0, index=range(24))
     )
     return _rows("marts", day, by_hour)
 

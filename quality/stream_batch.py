@@ -117,29 +117,20 @@ def live_rows(
 
 
 def batch_rows(settings: Settings, marts_schema: str, day: date) -> list[dict[str, Any]]:
-    """``marts.ad_events_daily`` of `day` from the warehouse (read only)."""
-    if settings.warehouse != "duckdb":
-        raise WatershedError(
-            f"stream-vs-batch reads the DuckDB warehouse; WATERSHED_WAREHOUSE={settings.warehouse} is not read "
-            "yet (the Snowflake read path of the checkpoints is production-mode work)"
-        )
-    path = settings.duckdb_file
-    if not path.exists():
-        raise WatershedError(f"no warehouse at {path}: run the daily pipeline (or `watershed demo`) first")
-    import duckdb
+    """``marts.ad_events_daily`` of `day` from the warehouse (DuckDB or Snowflake, read only)."""
+    from warehouse.reader import open_marts
 
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        table = f'"{marts_schema}"."{MART}"'
-        try:
-            # the mart's conversions_value is what the counters call revenue; the day is a parameter
-            columns = "impressions, clicks, conversions, cost, conversions_value as revenue"
-            cursor = con.execute(f"select campaign_id, {columns} from {table} where date_day = ?", [day])  # noqa: S608
-        except duckdb.CatalogException:
+    with open_marts(settings) as marts:
+        if marts is None:
             raise WatershedError(
-                f"{table} is not in {path}: build the ad marts (`watershed warehouse build --select ads`)"
-            ) from None
-        names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        con.close()
+                f"no warehouse at {settings.duckdb_file}: run the daily pipeline (or `watershed demo`) first"
+            )
+        table = f"{marts_schema}.{MART}"
+        if not marts.has_table(marts_schema, MART):
+            raise WatershedError(
+                f"{table} is not in {marts.where}: build the ad marts (`watershed warehouse build --select ads`)"
+            )
+        # the mart's conversions_value is what the counters call revenue; the day is a parameter
+        columns = "campaign_id, impressions, clicks, conversions, cost, conversions_value as revenue"
+        names, rows = marts.rows(f"select {columns} from {table} where date_day = ?", [day])  # noqa: S608
+    return [dict(zip(names, row, strict=True)) for row in rows]

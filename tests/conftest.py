@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from watershed.settings import Settings
 from watershed.stack import Stack
@@ -83,6 +85,18 @@ def spark(stack_env: dict[str, str]):  # type: ignore[no-untyped-def]
     session = spark_session(settings, app_name="watershed-tests", **{"spark.driver.memory": "2g"})
     yield session
     session.stop()
+
+
+def prod_on_fake_snowflake(state_dir: Path, port: int) -> Settings:
+    """Production settings (Snowflake is the warehouse) whose Snowflake is the local wire fake
+    (simulator/fakes/snowflake.py) on `port`; nothing else of prod is reached."""
+    return Settings(
+        env="prod", state_dir=state_dir, lake_uri="s3a://acme-lake/watershed",
+        kafka_bootstrap_servers="127.0.0.1:1", spark_master="spark://127.0.0.1:7077",
+        pii_hash_key=SecretStr("k" * 32), snowflake_account="acme-eu1", snowflake_user="monitor",
+        snowflake_password=SecretStr("fake-snowflake-password"), snowflake_host="127.0.0.1",
+        snowflake_port=port, snowflake_protocol="http",
+    )  # fmt: skip
 
 
 # the lanes, slowest last; a test is in exactly one

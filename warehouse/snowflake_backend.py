@@ -97,7 +97,8 @@ def snowflake_statements(
     return [*setup_statements(settings, storage_integration), *load_statements(day, group)]
 
 
-def connect_from_settings(settings: Settings) -> Any:
+def connect_from_settings(settings: Settings, **options: Any) -> Any:
+    """A connection with the settings' credentials; `options` go to the connector (paramstyle, ...)."""
     import snowflake.connector
 
     if not (settings.snowflake_account and settings.snowflake_user and settings.snowflake_password):
@@ -115,6 +116,7 @@ def connect_from_settings(settings: Settings) -> Any:
         autocommit=True,
         login_timeout=60,
         **endpoint(settings),
+        **options,
     )
 
 

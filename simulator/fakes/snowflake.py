@@ -4,9 +4,10 @@ speaks (login, query, session close), answering queries from a DuckDB file.
 The connector is pointed at it with ``host``/``port``/``protocol="http"`` (the settings
 ``WATERSHED_SNOWFLAKE_HOST``, ``..._PORT``, ``..._PROTOCOL``); results go back in Snowflake's
 JSON result format (``rowtype`` + ``rowset``, every value as text, timestamps as epoch seconds),
-which the connector decodes itself. Snowflake's upper-case identifiers are lower-cased before
-DuckDB runs the statement, so ``select max(occurred_at) from MARTS.FCT_USER_EVENTS`` reads the
-DuckDB marts. Every request is kept (``requests``) for tests to read.
+which the connector decodes itself. Each statement is parsed in Snowflake's dialect and run on
+DuckDB (sqlglot transpiles it), with the connector's server-side bindings as parameters, so
+``select max(occurred_at) from MARTS.FCT_USER_EVENTS`` reads the DuckDB marts. Every request is
+kept (``requests``) for tests to read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import gzip
 import json
 import threading
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -58,6 +59,27 @@ def _text(value: Any, kind: str) -> str | None:
     return str(value)
 
 
+def _bound(bindings: dict[str, dict[str, str]]) -> list[Any]:
+    """The connector's server-side bindings (qmark) as Python values, in order."""
+
+    def value(kind: str, text: str | None) -> Any:
+        if text is None:
+            return None
+        if kind == "DATE":  # milliseconds since the epoch
+            return date(1970, 1, 1) + timedelta(milliseconds=int(text))
+        if kind.startswith("TIMESTAMP"):  # nanoseconds since the epoch (UTC)
+            return datetime(1970, 1, 1) + timedelta(microseconds=int(text.split()[0]) // 1000)
+        if kind == "FIXED":
+            return int(text)
+        if kind == "REAL":
+            return float(text)
+        if kind == "BOOLEAN":
+            return text.lower() in ("1", "true")
+        return text
+
+    return [value(b["type"], b.get("value")) for _, b in sorted(bindings.items(), key=lambda item: int(item[0]))]
+
+
 class FakeSnowflake:
     """The fake's server on loopback, answering from the DuckDB file ``database``."""
 
@@ -71,11 +93,21 @@ class FakeSnowflake:
     def stop(self) -> None:
         self._server.stop()
 
-    def run(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def run(self, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The statement as Snowflake would take it: parsed in Snowflake's dialect (sqlglot), a
+        quoted lower-case identifier refused (Snowflake stores unquoted names upper-case, so it
+        names nothing there), then run on DuckDB; names come back upper-case, as Snowflake's do."""
         import duckdb
+        import sqlglot
+        from sqlglot import exp
 
+        tree = sqlglot.parse_one(sql, read="snowflake")
+        for identifier in tree.find_all(exp.Identifier):
+            if identifier.quoted and identifier.name != identifier.name.upper():
+                raise ValueError(f"invalid identifier '\"{identifier.name}\"'")
         with duckdb.connect(str(self.database), read_only=True) as con:
-            cursor = con.execute(sql.lower())
+            con.execute("set TimeZone = 'UTC'")
+            cursor = con.execute(tree.sql(dialect="duckdb"), params or [])
             names = [d[0].upper() for d in cursor.description or []]
             return names, cursor.fetchall()
 
@@ -95,7 +127,7 @@ class FakeSnowflake:
             }  # fmt: skip
         if path == "/queries/v1/query-request":
             try:
-                names, rows = self.run(body["sqlText"])
+                names, rows = self.run(body["sqlText"], _bound(body.get("bindings") or {}))
             except Exception as error:  # a failed statement is Snowflake's error answer, not a crash
                 return {"data": {"queryId": str(uuid.uuid4()), "sqlState": "42000"}, "code": "002003",
                         "message": f"SQL compilation error: {error}", "success": False}  # fmt: skip

@@ -19,7 +19,7 @@ from monitoring.exporter import PlatformCollector, pipeline_families, warehouse_
 from simulator.fakes.snowflake import FakeSnowflake
 from spark_jobs.landing.job import TOPICS
 from spark_jobs.streaming.config import SOURCE_TOPICS
-from watershed.settings import Settings
+from tests.conftest import prod_on_fake_snowflake
 from watershed.stack.process import free_port
 
 NOW = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
@@ -171,17 +171,6 @@ def test_pipeline_metrics_count_runs_and_describe_the_last_one() -> None:
         ("pipeline_task_retries_total", "ad_campaign_daily"): 0,
         ("pipeline_task_retries_total", "ecommerce_daily"): 4,
     }
-
-
-def prod_on_fake_snowflake(tmp_path: Path, port: int) -> Settings:
-    """Production settings (Snowflake is the warehouse), its endpoint the local wire fake."""
-    return Settings(
-        env="prod", state_dir=tmp_path, lake_uri="s3a://acme-lake/watershed",
-        kafka_bootstrap_servers="127.0.0.1:1", spark_master="spark://127.0.0.1:7077",
-        pii_hash_key=SecretStr("k" * 32), snowflake_account="acme-eu1", snowflake_user="monitor",
-        snowflake_password=SecretStr("fake-snowflake-password"), snowflake_host="127.0.0.1",
-        snowflake_port=port, snowflake_protocol="http",
-    )  # fmt: skip
 
 
 def test_freshness_on_snowflake_is_read_through_the_connector(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ import pandas as pd
 
 from quality.checkpoints import Prepared, ad_validations, load_ads, silver_validations
 from quality.runner import run_checkpoint
+from simulator.fakes.snowflake import FakeSnowflake
+from tests.conftest import prod_on_fake_snowflake
 from tests.quality.conftest import START, as_silver_sessions, generated, run
 
 
@@ -177,4 +179,42 @@ def test_the_ads_checkpoint_reads_silver_and_wants_every_platform_extracted(plat
         "ads.ad_platform_daily/extracted:facebook_ads",
         "ads.ad_platform_daily/extracted:google_ads",
         "ads.ad_platform_daily/has_rows",
+    ]
+
+
+def test_on_snowflake_the_marts_checkpoint_sends_the_same_checks_and_finds_the_same_failures(  # type: ignore[no-untyped-def]
+    platform, qs, tmp_path
+) -> None:
+    """The prod profile: the marts are read from Snowflake (its wire fake, answering from the
+    same marts in DuckDB); every statement is Snowflake SQL, and the outcome is the local one."""
+    data, marts_qs = marts_setup(platform, qs, tmp_path)
+    day = START + timedelta(days=1)
+    funnel = data.funnel_daily.copy()
+    second = funnel["date"] == day
+    funnel.loc[second, "sessions_with_purchase"] = funnel.loc[second, "sessions"] * 2  # rate 2.0
+    build_warehouse(platform.duckdb_file, funnel, data.campaign_totals)
+    local = run_checkpoint("marts", day, settings=platform, quality_settings=marts_qs, data_docs=False)
+    assert list(failed(local)) == ["marts.funnel_daily/range:purchase_rate"]
+
+    snowflake = FakeSnowflake(platform.duckdb_file)
+    try:
+        prod = prod_on_fake_snowflake(tmp_path / "prod", snowflake.port)
+        assert prod.warehouse == "snowflake"
+        remote = run_checkpoint("marts", day, settings=prod, quality_settings=marts_qs, data_docs=False)
+    finally:
+        snowflake.stop()
+    assert failed(remote) == failed(local)
+    assert (remote.score, remote.details["rows"]) == (local.score, local.details["rows"])
+    queries = [r["body"] for r in snowflake.requests if r["path"] == "/queries/v1/query-request"]
+    assert [q["sqlText"] for q in queries] == [
+        "select * from marts.funnel_daily where date = ?",
+        "select sum(sessions), count(*) from marts.funnel_daily where date = ?",
+        "select * from marts.campaign_performance where date = ?",
+        "select sum(impressions), count(*) from marts.campaign_performance where date = ?",
+    ]
+    # the day travels as a bound DATE (milliseconds since the epoch), never inside the SQL text
+    epoch_ms = lambda d: str((d - date(1970, 1, 1)).days * 86_400_000)  # noqa: E731
+    assert [q["bindings"] for q in queries[:2]] == [
+        {"1": {"type": "DATE", "value": epoch_ms(day)}},
+        {"1": {"type": "DATE", "value": epoch_ms(day - timedelta(days=1))}},
     ]

@@ -13,7 +13,9 @@ import pytest
 
 from quality.checkpoints import LOADERS, ledger_prepared
 from quality.ledger import ownership, ownership_problems, ownership_summary, reconcile
-from quality.ledger_io import arrival_counts, collect
+from quality.ledger_io import arrival_counts, collect, mart_counts
+from simulator.fakes.snowflake import FakeSnowflake
+from tests.conftest import prod_on_fake_snowflake
 from tests.quality.conftest import (
     START,
     as_bronze,
@@ -347,3 +349,22 @@ def test_kafka_offsets_on_the_real_broker_bucket_records_by_hour(stack_settings)
     lost = landed.index[(landed["kafka_partition"] == 0) & (landed["kafka_offset"] == offsets[(topic, 0)][5])]
     row = reconcile(pd.DataFrame(arrival_counts(offsets, landed.drop(index=lost), DAY))).reconciliation
     assert row.query("unexplained != 0")[["step", "hour", "unexplained"]].values.tolist() == [["bronze_landed", 5, 1]]
+
+
+def test_on_snowflake_the_marts_counts_per_hour_are_the_same(platform, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The ledger's marts stage in the prod profile: read from Snowflake (its wire fake over the
+    same marts), the hourly counts equal the local warehouse's."""
+    _, bronze, silver = pipeline_output()
+    write_lake(platform, bronze, silver)
+    local = mart_counts(platform, DAY, "fct_user_events", "occurred_at", "marts")
+    snowflake = FakeSnowflake(platform.duckdb_file)
+    try:
+        remote = mart_counts(prod_on_fake_snowflake(tmp_path / "prod", snowflake.port), DAY,
+                             "fct_user_events", "occurred_at", "marts")  # fmt: skip
+        missing = mart_counts(prod_on_fake_snowflake(tmp_path / "prod", snowflake.port), DAY,
+                              "fct_sessions_gone", "occurred_at", "marts")  # fmt: skip
+    finally:
+        snowflake.stop()
+    assert local is not None and sum(r["count"] for r in local) > 0
+    assert remote == local
+    assert missing is None  # a table the warehouse lacks is "not measured", as locally
