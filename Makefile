@@ -121,7 +121,7 @@ test-stack: setup ## Tests against the real local stack (started once on separat
 test-e2e: setup ## The slowest last: the Airflow UI, the demo day, the installed package
 	$(call lane,e2e)
 
-BENCHES := bench.generate bench.collector.kafka_clients bench.collector.load bench.collector.scrape_overhead bench.sessionize bench.warehouse bench.streaming
+BENCHES := bench.generate bench.collector.kafka_clients bench.collector.load bench.collector.scrape_overhead bench.sessionize bench.warehouse bench.streaming bench.spark_cluster
 
 bench: setup ## Run the benchmarks one at a time (they need the machine to themselves); figures go to BENCHMARKS.md
 	@for b in $(BENCHES); do echo "==> python -m $$b"; $(BIN)/python -m $$b; done

@@ -42,7 +42,7 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, Any]:
         "spark.sql.session.timeZone": "UTC",
         # Python workers run the driver's interpreter (the project's venv), not whatever
         # `python3` is first on the PATH
-        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.python": settings.spark_python or sys.executable,
         "spark.pyspark.driver.python": sys.executable,
         "spark.executorEnv.PYARROW_IGNORE_TIMEZONE": "1",
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",

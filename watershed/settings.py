@@ -141,6 +141,14 @@ class Settings(BaseSettings):
 
     # Spark
     spark_master: str | None = None
+    # the Python the executors start (default: the driver's interpreter; on a cluster, the path
+    # of the same environment on the worker nodes)
+    spark_python: str | None = None
+    # the local standalone cluster (`watershed stack up --spark-cluster`): a master, two workers
+    spark_master_port: int = Field(7077, ge=1, le=65535)
+    spark_master_ui_port: int = Field(8090, ge=1, le=65533)
+    spark_worker_cores: int = Field(1, ge=1)
+    spark_worker_memory: str = Field("2g", pattern=r"^\d+[mg]$")
     spark_driver_memory: str = "4g"
     spark_shuffle_partitions: int | None = Field(None, ge=1)
 

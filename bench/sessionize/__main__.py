@@ -108,7 +108,7 @@ COPY (
 
 
 def run_spark(data: Path, out: Path) -> dict[str, float]:
-    """In this (fresh) process: start Spark with local[2], sessionize all of bronze, write sessions."""
+    """In this (fresh) process: start Spark (local[2]), sessionize all of bronze, write sessions."""
     started = time.perf_counter()
     from pyspark.sql import DataFrame
     from pyspark.sql import functions as F
@@ -122,7 +122,8 @@ def run_spark(data: Path, out: Path) -> dict[str, float]:
     from spark_jobs.session import spark_session
     from watershed.settings import load_settings
 
-    settings = load_settings().model_copy(update={"spark_master": "local[2]"})
+    # local[2] unless bench.spark_cluster runs this job on its standalone cluster
+    settings = load_settings().model_copy(update={"spark_master": os.environ.get("BENCH_SPARK_MASTER", "local[2]")})
     spark = spark_session(settings, "bench-sessionize")
     jvm = time.perf_counter() - started
     jvm_pid = spark.sparkContext._gateway.proc.pid  # type: ignore[union-attr]

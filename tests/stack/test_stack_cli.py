@@ -104,6 +104,9 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
     assert [line.split(" (pid ")[0] for line in down.stdout.splitlines()] == [
         "airflow: not running",
         "ad-apis: not running",
+        "spark-worker-2: not running",
+        "spark-worker-1: not running",
+        "spark-master: not running",
         "prometheus: not running",
         "statsd: not running",
         "exporter: not running",
@@ -126,6 +129,9 @@ def test_up_twice_status_down_leaves_nothing_behind(env: dict[str, str]) -> None
     assert run(env, "stack", "down").stdout.splitlines() == [
         "airflow: not running",
         "ad-apis: not running",
+        "spark-worker-2: not running",
+        "spark-worker-1: not running",
+        "spark-master: not running",
         "prometheus: not running",
         "statsd: not running",
         "exporter: not running",

@@ -26,16 +26,21 @@ def stack() -> None:
     is_flag=True,
     help="Also start the ad platforms' fakes, PostgreSQL and Airflow, and the monitoring.",
 )
-def up(services: tuple[str, ...], every: bool) -> None:
+@click.option(
+    "--spark-cluster",
+    is_flag=True,
+    help="Also start a Spark standalone cluster: a master and two workers (docs/stack.md).",
+)
+def up(services: tuple[str, ...], every: bool, spark_cluster: bool) -> None:
     """Start the services (Kafka, S3 and Redis by default); a second `up` is harmless."""
-    Stack(load_settings(), services, every=every).up(echo=click.echo)
+    Stack(load_settings(), services, every=every, spark_cluster=spark_cluster).up(echo=click.echo)
 
 
 @stack.command()
 @_services
 def down(services: tuple[str, ...]) -> None:
     """Stop what `up` started (every service by default), and only that."""
-    Stack(load_settings(), services, every=True).down(echo=click.echo)
+    Stack(load_settings(), services, every=True, spark_cluster=not services).down(echo=click.echo)
 
 
 @stack.command()

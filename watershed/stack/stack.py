@@ -22,6 +22,7 @@ from watershed.stack.postgres import Postgres
 from watershed.stack.process import port_free, spawn, terminate
 from watershed.stack.redis import Redis
 from watershed.stack.service import Echo, Service, Status
+from watershed.stack.spark import SparkMaster, SparkWorker1, SparkWorker2
 
 SERVICES: dict[str, type[Service]] = {
     "kafka": Kafka,
@@ -33,12 +34,17 @@ SERVICES: dict[str, type[Service]] = {
     "exporter": Exporter,
     "statsd": StatsdExporter,
     "prometheus": Prometheus,
+    "spark-master": SparkMaster,
+    "spark-worker-1": SparkWorker1,
+    "spark-worker-2": SparkWorker2,
     "ad-apis": AdApis,
     "airflow": Airflow,
 }
 # What `stack up` starts when no service is named; the others are started by name or --all.
 # Redis is one of them: the real-time job writes its ad counters there wherever it runs.
 DEFAULT_SERVICES = ("kafka", "s3", "redis")
+# The Spark standalone cluster: three JVMs more, started only with --spark-cluster (or by name)
+SPARK_CLUSTER = ("spark-master", "spark-worker-1", "spark-worker-2")
 
 
 _PORT_VARIABLES = {
@@ -53,6 +59,10 @@ _PORT_VARIABLES = {
     ("prometheus", "prometheus"): "PROMETHEUS_PORT",
     ("exporter", "exporter"): "EXPORTER_PORT",
     ("statsd", "web"): "STATSD_EXPORTER_PORT",
+    ("spark-master", "master"): "SPARK_MASTER_PORT",
+    ("spark-master", "ui"): "SPARK_MASTER_UI_PORT",
+    ("spark-worker-1", "ui"): "SPARK_MASTER_UI_PORT",
+    ("spark-worker-2", "ui"): "SPARK_MASTER_UI_PORT",
     ("ad-apis", "meta"): "AD_APIS_META_PORT",
     ("ad-apis", "google"): "AD_APIS_GOOGLE_PORT",
     ("airflow", "api"): "AIRFLOW_PORT",
@@ -63,10 +73,24 @@ _PORT_VARIABLES = {
 class Stack:
     """The set of local services; every method is safe to call repeatedly."""
 
-    def __init__(self, settings: Settings, names: Iterable[str] | None = None, *, every: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        names: Iterable[str] | None = None,
+        *,
+        every: bool = False,
+        spark_cluster: bool = False,
+    ) -> None:
         if settings.env != "local":
             raise StackError("the local stack only runs with WATERSHED_ENV=local (prod uses your own services)")
-        chosen = list(names) if names else list(SERVICES if every else DEFAULT_SERVICES)
+        if names:
+            chosen = list(names)
+        elif every:  # `up --all`: everything but the Spark cluster, unless asked for
+            chosen = [n for n in SERVICES if n not in SPARK_CLUSTER]
+        else:
+            chosen = list(DEFAULT_SERVICES)
+        if spark_cluster:
+            chosen += [n for n in SPARK_CLUSTER if n not in chosen]
         unknown = [n for n in chosen if n not in SERVICES]
         if unknown:
             raise StackError(f"unknown service {unknown[0]!r}: choose from {', '.join(SERVICES)}")
