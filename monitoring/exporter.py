@@ -228,21 +228,14 @@ NEWEST_EVENT_SQL = "select max(occurred_at) from marts.fct_user_events"
 
 
 def warehouse_metrics(settings: Settings, now: float) -> list[Metric]:
-    if settings.warehouse == "duckdb":
-        import duckdb
+    """The marts' newest event, read where they are: DuckDB (read-only) or Snowflake (one small
+    query per scrape on the configured warehouse)."""
+    from warehouse.reader import open_marts
 
-        if not settings.duckdb_file.is_file():
+    with open_marts(settings) as marts:
+        if marts is None:
             raise FileNotFoundError(f"no warehouse file at {settings.duckdb_file}")
-        with duckdb.connect(str(settings.duckdb_file), read_only=True) as con:
-            newest = con.execute(NEWEST_EVENT_SQL).fetchone()
-    else:  # Snowflake: one query per scrape on the configured warehouse (a few credits a day at 15 s)
-        from warehouse.snowflake_backend import connect_from_settings
-
-        con = connect_from_settings(settings)
-        try:
-            newest = con.cursor().execute(NEWEST_EVENT_SQL.upper()).fetchone()
-        finally:
-            con.close()
+        newest = marts.one(NEWEST_EVENT_SQL)
     fresh = freshness_family()
     if newest and newest[0] is not None:
         fresh.add_metric(["marts"], max(0.0, now - _instant(newest[0]).timestamp()))

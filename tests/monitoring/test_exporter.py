@@ -193,7 +193,7 @@ def test_freshness_on_snowflake_is_read_through_the_connector(tmp_path: Path) ->
     login, query, close = snowflake.requests
     assert login["path"] == "/session/v1/login-request"
     assert (login["body"]["data"]["LOGIN_NAME"], login["body"]["data"]["ACCOUNT_NAME"]) == ("monitor", "acme-eu1")
-    assert query["body"]["sqlText"] == "SELECT MAX(OCCURRED_AT) FROM MARTS.FCT_USER_EVENTS"
+    assert query["body"]["sqlText"] == "select max(occurred_at) from marts.fct_user_events"
     assert close["path"] == "/session"
 
 
@@ -203,4 +203,4 @@ def test_an_unreachable_snowflake_is_a_source_down_not_fresh_data(tmp_path: Path
     got = scrape(collector)
     assert got[("watershed_exporter_source_up", (("source", "warehouse"),))] == 0.0
     assert not any(name == "watershed_data_freshness_seconds" for name, _ in got)
-    assert collector.errors["warehouse"].startswith("OperationalError: ")
+    assert collector.errors["warehouse"].startswith("WarehouseError: cannot connect to Snowflake account acme-eu1: ")

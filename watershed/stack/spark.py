@@ -36,9 +36,23 @@ def master_state(ui_port: int) -> dict[str, Any] | None:
         return None
 
 
-class SparkMaster(Service):
-    name = "spark-master"
+class _SparkJvm(Service):
+    """A JVM of the cluster, started with pyspark's bin/spark-class."""
+
     startup_timeout = 60.0
+
+    def check_installed(self) -> None:
+        self.java = require_java()
+        if not (spark_home() / "bin" / "spark-class").is_file():
+            raise StackError(f"pyspark's bin/spark-class is missing from {spark_home()}: run `make setup`")
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOG_DIR": str(self.home),
+                "SPARK_NO_DAEMONIZE": "1", "JAVA_HOME": str(Path(self.java).resolve().parents[1])}  # fmt: skip
+
+
+class SparkMaster(_SparkJvm):
+    name = "spark-master"
 
     @property
     def ports(self) -> dict[str, int]:
@@ -48,17 +62,8 @@ class SparkMaster(Service):
     def address(self) -> str:
         return f"spark://127.0.0.1:{self.settings.spark_master_port}"
 
-    def check_installed(self) -> None:
-        self.java = require_java()
-        if not (spark_home() / "bin" / "spark-class").is_file():
-            raise StackError(f"pyspark's bin/spark-class is missing from {spark_home()}: run `make setup`")
-
     def prepare(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-
-    def environment(self) -> dict[str, str]:
-        return {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOG_DIR": str(self.home),
-                "SPARK_NO_DAEMONIZE": "1", "JAVA_HOME": str(Path(self.java).resolve().parents[1])}  # fmt: skip
 
     def command(self) -> list[str]:
         s = self.settings
@@ -78,12 +83,11 @@ class SparkMaster(Service):
         return f"{len(alive)} workers, {sum(w.get('cores', 0) for w in alive)} cores; UI http://127.0.0.1:{self.settings.spark_master_ui_port}"
 
 
-class SparkWorker(Service):
+class SparkWorker(_SparkJvm):
     """One worker of the cluster (the stack runs two: ``spark-worker-1`` and ``spark-worker-2``)."""
 
     index = 0
     requires = ("spark-master",)
-    startup_timeout = 60.0
 
     @property
     def ui_port(self) -> int:
@@ -96,9 +100,6 @@ class SparkWorker(Service):
     @property
     def address(self) -> str:
         return f"http://127.0.0.1:{self.ui_port}"
-
-    check_installed = SparkMaster.check_installed
-    environment = SparkMaster.environment
 
     def prepare(self) -> None:
         (self.home / "work").mkdir(parents=True, exist_ok=True)
